@@ -1,0 +1,20 @@
+"""skbalpm: Bayesian active learning of LLM preference models.
+
+scikit-learn estimators for preference pairs (an embedder and a Bradley–Terry ensemble
+classifier), the BAL-PM query strategy and its baselines in modAL's calling convention,
+dataset loaders and a benchmark harness.
+"""
+
+from skbalpm._features import FEATURE_LAYOUTS, split_feature_blocks, swap_response_blocks
+from skbalpm._raw import RAW_COLUMNS, as_raw_triples
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "FEATURE_LAYOUTS",
+    "RAW_COLUMNS",
+    "__version__",
+    "as_raw_triples",
+    "split_feature_blocks",
+    "swap_response_blocks",
+]
