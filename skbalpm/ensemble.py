@@ -219,15 +219,16 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(
             self, X, y, reset=first_fit, dtype=[np.float32, np.float64], y_numeric=False
         )
-        X_a, X_b, _ = split_feature_blocks(X, self.feature_layout)
         check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
         if classes.shape[0] != 2:
             raise ValueError(
-                "PreferenceEnsembleClassifier needs labels of exactly two classes (which "
-                "response was preferred: 0 = response_a, 1 = response_b); got "
-                f"{classes.shape[0]} class(es): {classes[:10].tolist()}."
+                "Only binary classification is supported: PreferenceEnsembleClassifier "
+                "needs labels of exactly two classes (which response was preferred: "
+                f"0 = response_a, 1 = response_b); got {classes.shape[0]} class(es): "
+                f"{classes[:10].tolist()}."
             )
+        X_a, X_b, _ = split_feature_blocks(X, self.feature_layout)
         if not first_fit and not np.array_equal(classes, self.classes_):
             raise ValueError(
                 f"warm_start fit got classes {classes.tolist()}, but the model was fitted "
