@@ -1,0 +1,299 @@
+"""Torch code behind :class:`~skbalpm.ensemble.PreferenceEnsembleClassifier`.
+
+An ensemble of ``n_members`` MLP reward adapters held as batched parameters: layer ``l``
+has weights of shape (n_members, n_in, n_out), so one forward pass (``torch.baddbmm`` /
+``einsum``) evaluates every member and one optimizer step updates every member. The loss is
+the sum over members of each member's mean Bradley–Terry log-loss, so member ``m``'s
+gradient depends on member ``m``'s parameters and batch only: training them together is the
+same computation as training them one after another, just faster.
+
+Nothing here knows about scikit-learn; the estimator converts arrays and validates input.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "gelu": F.gelu}
+"""Hidden-layer activations by name."""
+
+_INFERENCE_CHUNK_ELEMENTS = 2**23
+"""Upper bound on n_members * rows * widest layer per inference chunk (32 MiB in float32)."""
+
+
+class BatchedMLP(nn.Module):
+    """``n_members`` independent scalar-output MLPs evaluated with batched matrix products.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``(n_in, *hidden_layer_sizes, 1)``.
+    n_members : int
+        Number of independent networks.
+    activation : {"tanh", "relu", "gelu"}
+        Hidden-layer activation (none after the output layer).
+    dtype : torch.dtype
+        Parameter dtype.
+    """
+
+    def __init__(self, layer_sizes, n_members, activation, dtype):
+        super().__init__()
+        self.activation = ACTIVATIONS[activation]
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.zeros(n_members, n_in, n_out, dtype=dtype))
+            for n_in, n_out in itertools.pairwise(layer_sizes)
+        )
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.zeros(n_members, 1, n_out, dtype=dtype)) for n_out in layer_sizes[1:]
+        )
+
+    def forward(self, X):
+        """Rewards of every member.
+
+        Parameters
+        ----------
+        X : tensor of shape (n_rows, n_in) or (n_members, n_rows, n_in)
+            Shared rows for all members, or one batch of rows per member.
+
+        Returns
+        -------
+        rewards_MN : tensor of shape (n_members, n_rows)
+        """
+        h = X
+        last = len(self.weights) - 1
+        for layer, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            if h.dim() == 2:  # the same rows for every member
+                h = torch.einsum("ni,mio->mno", h, W) + b
+            else:
+                h = torch.baddbmm(b, h, W)
+            if layer < last:
+                h = self.activation(h)
+        return h.squeeze(-1)
+
+    def widest_layer(self):
+        """Largest layer width (input included): sizes the inference chunks."""
+        return max(max(W.shape[1], W.shape[2]) for W in self.weights)
+
+
+def init_normal_(model, member_seeds, init_std):
+    """Draw every member's weights from N(0, init_std^2) with its own seed; zero biases.
+
+    Weights are drawn on the CPU with one ``torch.Generator`` per member, so a member's
+    initialisation does not depend on the device or on how many members there are.
+    """
+    with torch.no_grad():
+        for W, b in zip(model.weights, model.biases, strict=True):
+            for m, seed in enumerate(member_seeds):
+                gen = torch.Generator().manual_seed(int(seed))
+                draw = torch.randn(W.shape[1:], generator=gen, dtype=torch.float64)
+                W[m].copy_(draw * init_std)
+            b.zero_()
+
+
+def load_state(model, coefs, intercepts):
+    """Copy numpy weights (the estimator's fitted state) into ``model``."""
+    with torch.no_grad():
+        for param, value in zip(model.weights, coefs, strict=True):
+            param.copy_(torch.as_tensor(value))
+        for param, value in zip(model.biases, intercepts, strict=True):
+            param.copy_(torch.as_tensor(value))
+
+
+def export_state(model):
+    """The model's weights as CPU numpy arrays: (coefs, intercepts) lists."""
+    coefs = [W.detach().cpu().numpy().copy() for W in model.weights]
+    intercepts = [b.detach().cpu().numpy().copy() for b in model.biases]
+    return coefs, intercepts
+
+
+def _member_losses(model, X_a_MBD, X_b_MBD, target_MB):
+    """Bradley–Terry log-loss of each member on its own batch, shape (n_members,)."""
+    diff_MB = model(X_a_MBD) - model(X_b_MBD)
+    loss_MB = F.binary_cross_entropy_with_logits(diff_MB, target_MB, reduction="none")
+    return loss_MB.mean(dim=1)
+
+
+def train_ensemble(
+    model,
+    X_a,
+    X_b,
+    a_preferred,
+    *,
+    member_rngs,
+    learning_rate,
+    weight_decay,
+    batch_size,
+    max_epochs,
+    validation_fraction,
+    n_iter_no_change,
+    progress=None,
+):
+    """Train every member at once with AdamW on the Bradley–Terry loss.
+
+    Each member draws its own validation rows (when early stopping is on) and its own
+    shuffle every epoch from its own rng. With early stopping, the validation loss is
+    measured before the first step too, and each member ends with the weights of its best
+    validation loss, so a member that never improves on its (near-constant) initial
+    prediction keeps it.
+
+    Parameters
+    ----------
+    model : BatchedMLP
+        Initialised model, on the training device.
+    X_a, X_b : tensor of shape (n_samples, d)
+        Response features, on the training device, in the model's dtype.
+    a_preferred : tensor of shape (n_samples,)
+        1.0 where response_a is the preferred one, else 0.0.
+    member_rngs : list of numpy.random.Generator
+        One per member, for its validation split and shuffles.
+    learning_rate, weight_decay : float
+        AdamW settings.
+    batch_size : int
+        Rows per member per step (capped at the training-set size).
+    max_epochs : int
+        Passes over each member's training rows.
+    validation_fraction : float
+        Fraction of rows each member holds out for early stopping; 0 disables it.
+    n_iter_no_change : int or None
+        Epochs without a better validation loss before stopping; None disables early
+        stopping.
+    progress : tqdm or None
+        Advanced once per epoch.
+
+    Returns
+    -------
+    n_epochs : int
+        Epochs run.
+    best_val_loss_M : ndarray of shape (n_members,) or None
+        Each member's best validation loss (None without early stopping).
+    """
+    n_members = len(member_rngs)
+    n_samples = X_a.shape[0]
+    device = X_a.device
+    n_val = int(np.floor(validation_fraction * n_samples))
+    early_stopping = n_iter_no_change is not None and 1 <= n_val < n_samples
+    if not early_stopping:
+        n_val = 0
+    n_train = n_samples - n_val
+
+    orders = [rng.permutation(n_samples) for rng in member_rngs]
+    train_idx_MN = np.stack([order[n_val:] for order in orders])
+    val_idx = torch.as_tensor(np.stack([order[:n_val] for order in orders]), device=device)
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    batch_size = min(batch_size, n_train)
+
+    def validation_losses():
+        with torch.no_grad():
+            return (
+                _member_losses(model, X_a[val_idx], X_b[val_idx], a_preferred[val_idx])
+                .cpu()
+                .numpy()
+            )
+
+    if early_stopping:
+        best_loss_M = validation_losses()
+        best_params = [p.detach().clone() for p in model.parameters()]
+        epochs_since_best_M = np.zeros(n_members, dtype=int)
+
+    n_epochs = 0
+    for _ in range(max_epochs):
+        shuffled_MN = np.take_along_axis(
+            train_idx_MN,
+            np.stack([rng.permutation(n_train) for rng in member_rngs]),
+            axis=1,
+        )
+        shuffled_MN = torch.as_tensor(shuffled_MN, device=device)
+        for start in range(0, n_train, batch_size):
+            idx_MB = shuffled_MN[:, start : start + batch_size]
+            loss = _member_losses(model, X_a[idx_MB], X_b[idx_MB], a_preferred[idx_MB]).sum()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        n_epochs += 1
+        if progress is not None:
+            progress.update(1)
+        if not early_stopping:
+            continue
+        loss_M = validation_losses()
+        improved_M = loss_M < best_loss_M
+        best_loss_M = np.where(improved_M, loss_M, best_loss_M)
+        epochs_since_best_M = np.where(improved_M, 0, epochs_since_best_M + 1)
+        if improved_M.any():
+            mask = torch.as_tensor(improved_M, device=device)
+            with torch.no_grad():
+                for best, param in zip(best_params, model.parameters(), strict=True):
+                    best[mask] = param[mask]
+        if progress is not None:
+            progress.set_postfix(val_loss=f"{best_loss_M.mean():.4f}")
+        if (epochs_since_best_M >= n_iter_no_change).all():
+            break
+
+    if early_stopping:
+        with torch.no_grad():
+            for best, param in zip(best_params, model.parameters(), strict=True):
+                param.copy_(best)
+        return n_epochs, best_loss_M
+    return n_epochs, None
+
+
+def _row_chunks(model, n_rows):
+    n_members = model.weights[0].shape[0]
+    chunk = max(1, _INFERENCE_CHUNK_ELEMENTS // (n_members * model.widest_layer()))
+    return [slice(start, start + chunk) for start in range(0, n_rows, chunk)]
+
+
+def _to_model(model, X_chunk):
+    W = model.weights[0]
+    return torch.as_tensor(np.ascontiguousarray(X_chunk)).to(device=W.device, dtype=W.dtype)
+
+
+def predict_rewards(model, X):
+    """Rewards of single responses, chunked over rows.
+
+    Parameters
+    ----------
+    model : BatchedMLP
+    X : ndarray of shape (n_rows, d)
+        Moved to the model's device and dtype one chunk at a time.
+
+    Returns
+    -------
+    rewards_MN : ndarray of shape (n_members, n_rows), float64.
+    """
+    n_members = model.weights[0].shape[0]
+    out_MN = np.empty((n_members, X.shape[0]), dtype=np.float64)
+    with torch.no_grad():
+        for rows in _row_chunks(model, X.shape[0]):
+            out_MN[:, rows] = model(_to_model(model, X[rows])).double().cpu().numpy()
+    return out_MN
+
+
+def predict_reward_differences(model, X_a, X_b):
+    """r_m(a) - r_m(b) for every member and row, chunked over rows.
+
+    r(a) and r(b) of a chunk come from two calls of identical shape, so exchanging ``X_a``
+    and ``X_b`` negates the result exactly (bit for bit).
+
+    Parameters
+    ----------
+    model : BatchedMLP
+    X_a, X_b : ndarray of shape (n_rows, d)
+
+    Returns
+    -------
+    diff_MN : ndarray of shape (n_members, n_rows), float64.
+    """
+    n_members = model.weights[0].shape[0]
+    out_MN = np.empty((n_members, X_a.shape[0]), dtype=np.float64)
+    with torch.no_grad():
+        for rows in _row_chunks(model, X_a.shape[0]):
+            r_a = model(_to_model(model, X_a[rows]))
+            r_b = model(_to_model(model, X_b[rows]))
+            out_MN[:, rows] = (r_a - r_b).double().cpu().numpy()
+    return out_MN

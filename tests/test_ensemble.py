@@ -1,0 +1,402 @@
+"""Tests of PreferenceEnsembleClassifier (skbalpm.ensemble) and its torch core."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy.special import expit
+from scipy.stats import binomtest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skbalpm import _torch_ensemble
+from skbalpm._features import swap_response_blocks
+from skbalpm.ensemble import PreferenceEnsembleClassifier
+
+# Settings that keep the small fits of these tests quick.
+FAST = dict(n_members=3, hidden_layer_sizes=(16,), max_epochs=30, random_state=0)
+
+
+# scikit-learn's generic checks have no prompt block, so the instance under check reads X
+# as plain pair features phi(a) | phi(b) ("a|b"): the only layout their 2-, 4- and
+# 10-column data can be split in.
+CHECKED_ESTIMATOR = PreferenceEnsembleClassifier(feature_layout="a|b", **FAST)
+
+# Every scikit-learn check this estimator is expected to fail, with the reason. All of
+# them fit on data with 1, 3 or 5 columns, which no pair layout can split into two equal
+# response blocks: the estimator raises its width ValueError there, as it should.
+_ODD_WIDTH = "check data has an odd number of columns: no phi(a) | phi(b) split exists"
+EXPECTED_FAILED_CHECKS: dict[str, str] = {
+    name: _ODD_WIDTH
+    for name in (
+        "check_fit_score_takes_y",
+        "check_dont_overwrite_parameters",
+        "check_estimators_dtypes",
+        "check_pipeline_consistency",
+        "check_estimators_nan_inf",
+        "check_estimators_pickle",
+        "check_f_contiguous_array_estimator",
+        "check_supervised_y_2d",
+        "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance",
+        "check_fit2d_1feature",
+        "check_dict_unchanged",
+        "check_fit2d_predict1d",
+    )
+}
+
+
+@parametrize_with_checks(
+    [CHECKED_ESTIMATOR], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def linear_reward_task(n, d, rng, scale=3.0):
+    """Pairs with a known linear reward: P(a preferred) = sigmoid(w.(a - b))."""
+    w = rng.normal(size=d)
+    w *= scale / np.linalg.norm(w)
+    X_a, X_b = rng.normal(size=(n, d)), rng.normal(size=(n, d))
+    p_a = expit((X_a - X_b) @ w)
+    y = (rng.random(n) >= p_a).astype(int)  # 0 (response_a preferred) with probability p_a
+    return np.hstack([X_a, X_b]).astype(np.float32), y, p_a
+
+
+@pytest.fixture(scope="module")
+def fitted_ab():
+    rng = np.random.default_rng(1)
+    X, y, _ = linear_reward_task(300, 4, rng)
+    return PreferenceEnsembleClassifier(feature_layout="a|b", **FAST).fit(X, y), X, y
+
+
+@pytest.fixture(scope="module")
+def fitted_abp():
+    rng = np.random.default_rng(2)
+    X, y, _ = linear_reward_task(200, 3, rng)
+    X = np.hstack([X, rng.normal(size=(200, 3)).astype(np.float32)])  # a prompt block
+    return PreferenceEnsembleClassifier(**FAST).fit(X, y), X, y
+
+
+def numpy_rewards(clf, X_response):
+    """Independent numpy forward pass through the fitted weights, shape (M, n)."""
+    h = np.asarray(X_response, dtype=np.float64)[None]
+    for layer, (W, b) in enumerate(zip(clf.coefs_, clf.intercepts_, strict=True)):
+        h = h @ W.astype(np.float64) + b.astype(np.float64)
+        if layer < len(clf.coefs_) - 1:
+            h = np.tanh(h)
+    return h[..., 0]
+
+
+# ------------------------------------------------------------------- output contract
+
+
+def test_classes_and_shapes(fitted_abp):
+    clf, X, _ = fitted_abp
+    assert clf.classes_.tolist() == [0, 1]
+    assert clf.predict_proba(X).shape == (len(X), 2)
+    assert clf.predict_member_proba(X).shape == (3, len(X))
+    assert clf.predict_member_proba(X).dtype == np.float64
+    assert clf.decision_function(X).shape == (len(X),)
+    assert clf.predict_member_rewards(X[:, :3]).shape == (3, len(X))
+
+
+def test_rewards_match_an_independent_forward_pass(fitted_abp):
+    clf, X, _ = fitted_abp
+    np.testing.assert_allclose(
+        clf.predict_member_rewards(X[:, :3]), numpy_rewards(clf, X[:, :3]), atol=1e-5
+    )
+    expected = expit(numpy_rewards(clf, X[:, :3]) - numpy_rewards(clf, X[:, 3:6]))
+    np.testing.assert_allclose(clf.predict_member_proba(X), expected, atol=1e-5)
+
+
+def test_prompt_block_is_ignored(fitted_abp):
+    clf, X, _ = fitted_abp
+    X_other_prompt = X.copy()
+    X_other_prompt[:, 6:] = 123.0
+    np.testing.assert_array_equal(clf.predict_proba(X), clf.predict_proba(X_other_prompt))
+
+
+def test_ensemble_is_the_mean_of_members(fitted_ab):
+    clf, X, _ = fitted_ab
+    members = clf.predict_member_proba(X)
+    assert np.all((members > 0) & (members < 1))
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba[:, 0], members.mean(axis=0), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    diffs = np.log(members) - np.log1p(-members)  # logit of each member
+    np.testing.assert_allclose(clf.decision_function(X), -diffs.mean(axis=0), atol=1e-8)
+
+
+def test_predict_agrees_with_proba_and_decision(fitted_ab):
+    clf, X, _ = fitted_ab
+    proba = clf.predict_proba(X)
+    np.testing.assert_array_equal(clf.predict(X), (proba[:, 1] > proba[:, 0]).astype(int))
+    np.testing.assert_array_equal(clf.predict(X), (clf.decision_function(X) > 0).astype(int))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    arrays(np.float32, (7, 9), elements=st.floats(-1e3, 1e3, width=32)),
+    st.sampled_from(["a|b|prompt", "a|b"]),
+)
+def test_swapping_responses_swaps_columns_exactly(fitted_abp, fitted_ab, X9, layout):
+    clf = fitted_abp[0] if layout == "a|b|prompt" else fitted_ab[0]
+    X = X9 if layout == "a|b|prompt" else X9[:, :8]
+    X_swapped = swap_response_blocks(X, layout)
+    np.testing.assert_array_equal(clf.predict_proba(X_swapped), clf.predict_proba(X)[:, ::-1])
+    np.testing.assert_array_equal(clf.decision_function(X_swapped), -clf.decision_function(X))
+    np.testing.assert_allclose(
+        clf.predict_member_proba(X_swapped), 1.0 - clf.predict_member_proba(X), atol=1e-12
+    )
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_member_probabilities_in_open_unit_interval(fitted_ab, seed):
+    clf = fitted_ab[0]
+    X = np.random.default_rng(seed).normal(scale=3.0, size=(20, 8))
+    members = clf.predict_member_proba(X)
+    assert np.all((members > 0) & (members < 1))
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 0], members.mean(axis=0), atol=1e-15)
+
+
+def test_chunked_inference_matches_one_chunk(fitted_ab, monkeypatch):
+    clf, X, _ = fitted_ab
+    whole = clf.predict_member_proba(X)
+    monkeypatch.setattr(_torch_ensemble, "_INFERENCE_CHUNK_ELEMENTS", 3 * 16 * 7)  # 7 rows
+    assert len(_torch_ensemble._row_chunks(clf._fitted_model(), len(X))) > 1
+    np.testing.assert_allclose(clf.predict_member_proba(X), whole, atol=1e-6)
+    np.testing.assert_allclose(
+        clf.predict_member_rewards(X[:, :4]), numpy_rewards(clf, X[:, :4]), atol=1e-5
+    )
+
+
+# ------------------------------------------------------------------------ randomness
+
+
+def test_same_random_state_same_predictions(fitted_ab):
+    clf, X, y = fitted_ab
+    again = clone(clf).fit(X, y)
+    np.testing.assert_array_equal(again.predict_member_proba(X), clf.predict_member_proba(X))
+
+
+def test_other_random_state_other_members(fitted_ab):
+    clf, X, y = fitted_ab
+    other = clone(clf).set_params(random_state=1).fit(X, y)
+    assert not np.allclose(other.predict_member_proba(X), clf.predict_member_proba(X))
+
+
+def test_members_are_initialised_differently():
+    clf = PreferenceEnsembleClassifier(feature_layout="a|b", **{**FAST, "max_epochs": 1})
+    rng = np.random.default_rng(0)
+    X, y, _ = linear_reward_task(40, 4, rng)
+    clf.set_params(learning_rate=1e-12, n_iter_no_change=None).fit(X, y)
+    first = clf.coefs_[0]
+    assert all(not np.allclose(first[0], first[m]) for m in range(1, 3))
+    assert np.std(first) == pytest.approx(0.01, rel=0.2)  # N(0, init_std^2)
+
+
+def test_members_disagree_off_the_data():
+    rng = np.random.default_rng(4)
+    X, y, _ = linear_reward_task(300, 4, rng, scale=2.0)
+    clf = PreferenceEnsembleClassifier(
+        feature_layout="a|b", n_members=5, hidden_layer_sizes=(32,), random_state=0
+    ).fit(X, y)
+    X_far = rng.normal(scale=10.0, size=(300, 8))
+    spread_on = clf.predict_member_proba(X).std(axis=0).mean()
+    spread_off = clf.predict_member_proba(X_far).std(axis=0).mean()
+    assert spread_off > 0.005
+    assert spread_off > 2 * spread_on
+
+
+# ----------------------------------------------------------------------- accuracy
+
+
+@pytest.mark.slow
+def test_reaches_bayes_accuracy_on_a_linear_reward():
+    rng = np.random.default_rng(5)
+    X, y, p_a = linear_reward_task(4000, 8, rng)
+    X_train, y_train = X[:3000], y[:3000]
+    X_test, y_test, p_test = X[3000:], y[3000:], p_a[3000:]
+    # Bayes rule predicts the more likely label; its expected accuracy is E[max(p, 1 - p)]
+    bayes_accuracy = np.maximum(p_test, 1 - p_test).mean()
+    clf = PreferenceEnsembleClassifier(feature_layout="a|b", random_state=0).fit(X_train, y_train)
+    expected_accuracy = np.where(clf.predict(X_test) == 0, p_test, 1 - p_test).mean()
+    assert expected_accuracy > bayes_accuracy - 0.03
+    assert clf.score(X_test, y_test) > bayes_accuracy - 0.05
+
+
+# --------------------------------------------------------------- sklearn machinery
+
+
+def test_get_set_params_and_clone():
+    clf = PreferenceEnsembleClassifier(n_members=7, feature_layout="a|b")
+    assert clf.get_params()["n_members"] == 7
+    clf.set_params(learning_rate=0.5, hidden_layer_sizes=(3,))
+    assert clf.learning_rate == 0.5
+    twin = clone(clf)
+    assert twin.get_params() == clf.get_params()
+    assert not hasattr(twin, "coefs_")
+
+
+def test_grid_search_and_cross_val_score():
+    rng = np.random.default_rng(6)
+    X, y, _ = linear_reward_task(150, 3, rng)
+    base = PreferenceEnsembleClassifier(feature_layout="a|b", **FAST)
+    scores = cross_val_score(base, X, y, cv=3)
+    assert scores.shape == (3,) and np.all(scores > 0.6)
+    search = GridSearchCV(base, {"weight_decay": [0.0, 0.1]}, cv=2, scoring="neg_log_loss")
+    search.fit(X, y)
+    assert search.best_params_["weight_decay"] in (0.0, 0.1)
+    auc = cross_val_score(base, X, y, cv=3, scoring="roc_auc")
+    assert np.all(auc > 0.7)  # decision_function's sign follows scikit-learn's convention
+
+
+def test_pickle_and_joblib_round_trips(fitted_ab, tmp_path):
+    clf, X, _ = fitted_ab
+    expected = clf.predict_member_proba(X)
+    loaded = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(loaded.predict_member_proba(X), expected)
+    joblib.dump(clf, tmp_path / "clf.joblib")
+    np.testing.assert_array_equal(
+        joblib.load(tmp_path / "clf.joblib").predict_member_proba(X), expected
+    )
+    assert all(isinstance(W, np.ndarray) for W in loaded.coefs_)  # no device tensors
+
+
+def test_any_two_labels_with_the_smaller_meaning_response_a(fitted_ab):
+    clf, X, y = fitted_ab
+    named = clone(clf).fit(X, np.where(y == 0, "a", "b"))
+    assert named.classes_.tolist() == ["a", "b"]
+    np.testing.assert_array_equal(named.predict_proba(X), clf.predict_proba(X))
+
+
+def test_warm_start_continues_from_the_fitted_weights(fitted_ab):
+    clf, X, y = fitted_ab
+    warm = clone(clf).set_params(warm_start=True, learning_rate=1e-9, max_epochs=1)
+    warm.coefs_, warm.intercepts_ = clf.coefs_, clf.intercepts_
+    warm.classes_, warm.n_features_in_ = clf.classes_, clf.n_features_in_
+    warm.fit(X, y)
+    np.testing.assert_allclose(warm.predict_proba(X), clf.predict_proba(X), atol=1e-5)
+    cold = clone(warm).set_params(warm_start=False).fit(X, y)
+    assert not np.allclose(cold.predict_proba(X), clf.predict_proba(X), atol=1e-3)
+
+
+def test_early_stopping_keeps_best_weights():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(60, 8)).astype(np.float32)
+    y = rng.integers(2, size=60)  # pure noise: nothing beats the initial p = 1/2
+    clf = PreferenceEnsembleClassifier(
+        feature_layout="a|b", n_iter_no_change=3, max_epochs=50, random_state=0
+    ).fit(X, y)
+    assert clf.n_epochs_ < 50
+    assert np.all(clf.best_validation_loss_ <= np.log(2) + 1e-3)
+
+
+# -------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "match"),
+    [
+        (np.full((4, 4), np.nan), [0, 1, 0, 1], "NaN"),
+        (np.full((4, 4), np.inf), [0, 1, 0, 1], "infinity"),
+        (np.ones((4, 4)), [0, 0, 0, 0], "exactly two classes.*1 class"),
+        (np.ones((6, 4)), [0, 1, 2, 0, 1, 2], "exactly two classes.*3 class"),
+        (np.ones((4, 5)), [0, 1, 0, 1], "2 equal-width blocks.*got 5 features"),
+        (np.ones((0, 4)), [], "0 sample"),
+        (np.ones((4, 4)), [0, 1, 0], "inconsistent numbers of samples"),
+        (np.ones((4, 4)), [0.5, 1.5, 0.2, 0.1], "Unknown label type"),
+    ],
+)
+def test_bad_fit_input(X, y, match):
+    with pytest.raises(ValueError, match=match):
+        PreferenceEnsembleClassifier(feature_layout="a|b", **FAST).fit(X, y)
+
+
+def test_default_layout_width_error_names_the_layout():
+    with pytest.raises(ValueError, match=r"a\|b\|prompt.*got 4 features"):
+        PreferenceEnsembleClassifier(**FAST).fit(np.ones((4, 4)), [0, 1, 0, 1])
+
+
+def test_bad_predict_input(fitted_ab):
+    clf, X, _ = fitted_ab
+    with pytest.raises(ValueError, match="expecting 8 features"):
+        clf.predict_proba(X[:, :6])
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict_proba(np.full((2, 8), np.nan))
+    with pytest.raises(ValueError, match=r"one block of width 4.*got 8 columns"):
+        clf.predict_member_rewards(X)
+
+
+# ------------------------------------------------------------------------- real data
+
+
+def hh_rlhf_pairs(path, n, seed):
+    """(prompt, response_a, response_b) triples and labels (0 = a chosen) from HH-RLHF."""
+    rng = np.random.default_rng(seed)
+    triples, labels = [], []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            record = json.loads(line)
+            cut = record["chosen"].rfind("\n\nAssistant:") + len("\n\nAssistant:")
+            prompt, chosen = record["chosen"][:cut], record["chosen"][cut:]
+            rejected = record["rejected"][cut:]
+            if not record["rejected"].startswith(prompt) or chosen == rejected:
+                continue
+            label = int(rng.integers(2))
+            triples.append((prompt, chosen, rejected) if label == 0 else (prompt, rejected, chosen))
+            labels.append(label)
+            if len(labels) == n:
+                break
+    return triples, np.asarray(labels)
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_beats_chance_on_held_out_hh_rlhf_pairs(shared_data_dir):
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    triples, y = hh_rlhf_pairs(
+        shared_data_dir / "hh-rlhf" / "helpful-base-test.jsonl.gz", 1600, seed=0
+    )
+    texts = [p + r for p, a, b in triples for r in (a, b)]
+    hashed = HashingVectorizer(n_features=2**14, alternate_sign=False).transform(texts)
+    svd = TruncatedSVD(n_components=32, random_state=0).fit(hashed[:2400])
+    Z = svd.transform(hashed).astype(np.float32)
+    Z /= np.linalg.norm(Z, axis=1, keepdims=True) + 1e-12
+    X = np.hstack([Z[0::2], Z[1::2]])
+    clf = PreferenceEnsembleClassifier(feature_layout="a|b", random_state=0).fit(X[:1200], y[:1200])
+    n_correct = int((clf.predict(X[1200:]) == y[1200:]).sum())
+    assert binomtest(n_correct, 400, 0.5, alternative="greater").pvalue < 0.01
+
+
+# ------------------------------------------------------------------------------ GPU
+
+
+@pytest.mark.gpu
+def test_fit_on_cuda_predict_on_cpu(fitted_ab):
+    _, X, y = fitted_ab
+    on_gpu = PreferenceEnsembleClassifier(feature_layout="a|b", device="cuda", **FAST).fit(X, y)
+    assert on_gpu.device_.startswith("cuda")
+    gpu_proba = on_gpu.predict_member_proba(X)
+    on_cpu = pickle.loads(pickle.dumps(on_gpu)).set_params(device="cpu")
+    np.testing.assert_allclose(on_cpu.predict_member_proba(X), gpu_proba, atol=1e-5)
+    cpu_fit = clone(on_gpu).set_params(device="cpu").fit(X, y)  # same seeds, other device
+    np.testing.assert_allclose(cpu_fit.predict_member_proba(X), gpu_proba, atol=1e-3)
+    assert torch.cuda.is_available()
