@@ -50,7 +50,12 @@ def test_predictive_entropy_hand_worked():
 
 @pytest.mark.parametrize(
     "bad, match",
-    [([[0.5, np.nan]], "NaN"), ([[1.5]], r"\[0, 1\]"), ([0.5, 0.5], "n_members"), ([[-0.1]], "-0.1")],
+    [
+        ([[0.5, np.nan]], "NaN"),
+        ([[1.5]], r"\[0, 1\]"),
+        ([0.5, 0.5], "n_members"),
+        ([[-0.1]], "-0.1"),
+    ],
 )
 def test_member_probability_checks(bad, match):
     with pytest.raises(ValueError, match=match):
