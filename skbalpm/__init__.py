@@ -7,6 +7,17 @@ dataset loaders and a benchmark harness.
 
 from skbalpm._features import FEATURE_LAYOUTS, split_feature_blocks, swap_response_blocks
 from skbalpm._raw import RAW_COLUMNS, as_raw_triples
+from skbalpm.acquisition import (
+    BALDQueryStrategy,
+    BALPMQueryStrategy,
+    CoresetQueryStrategy,
+    EntropyOnlyQueryStrategy,
+    PowerBALDQueryStrategy,
+    PredictiveEntropyQueryStrategy,
+    RandomQueryStrategy,
+    SoftmaxBALDQueryStrategy,
+    SoftRankBALDQueryStrategy,
+)
 from skbalpm.ensemble import PreferenceEnsembleClassifier
 
 __version__ = "0.1.0.dev0"
@@ -14,7 +25,16 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "FEATURE_LAYOUTS",
     "RAW_COLUMNS",
+    "BALDQueryStrategy",
+    "BALPMQueryStrategy",
+    "CoresetQueryStrategy",
+    "EntropyOnlyQueryStrategy",
+    "PowerBALDQueryStrategy",
+    "PredictiveEntropyQueryStrategy",
     "PreferenceEnsembleClassifier",
+    "RandomQueryStrategy",
+    "SoftRankBALDQueryStrategy",
+    "SoftmaxBALDQueryStrategy",
     "__version__",
     "as_raw_triples",
     "split_feature_blocks",

@@ -1,0 +1,48 @@
+"""Query strategies (modAL calling convention) and the pure scores behind them.
+
+Every strategy is called as ``strategy(classifier, X_pool, n_instances=1, **kwargs)`` and
+returns ``(indices, scores)``; see :class:`BaseQueryStrategy`.
+"""
+
+from skbalpm.acquisition._balpm import BALPMQueryStrategy, EntropyOnlyQueryStrategy
+from skbalpm.acquisition._base import BaseQueryStrategy
+from skbalpm.acquisition._coreset import CoresetQueryStrategy
+from skbalpm.acquisition._knn import KNNRadiusCache
+from skbalpm.acquisition._scores import (
+    bald,
+    ball_counts,
+    gumbel_noise,
+    knn_radius,
+    ksg_entropy_term,
+    predictive_entropy,
+)
+from skbalpm.acquisition._stochastic import (
+    PowerBALDQueryStrategy,
+    SoftmaxBALDQueryStrategy,
+    SoftRankBALDQueryStrategy,
+)
+from skbalpm.acquisition._uncertainty import (
+    BALDQueryStrategy,
+    PredictiveEntropyQueryStrategy,
+    RandomQueryStrategy,
+)
+
+__all__ = [
+    "BALDQueryStrategy",
+    "BALPMQueryStrategy",
+    "BaseQueryStrategy",
+    "CoresetQueryStrategy",
+    "EntropyOnlyQueryStrategy",
+    "KNNRadiusCache",
+    "PowerBALDQueryStrategy",
+    "PredictiveEntropyQueryStrategy",
+    "RandomQueryStrategy",
+    "SoftRankBALDQueryStrategy",
+    "SoftmaxBALDQueryStrategy",
+    "bald",
+    "ball_counts",
+    "gumbel_noise",
+    "knn_radius",
+    "ksg_entropy_term",
+    "predictive_entropy",
+]

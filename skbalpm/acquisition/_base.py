@@ -1,0 +1,245 @@
+"""What every query strategy shares: the modAL calling convention and input resolution.
+
+A strategy is called as ``strategy(classifier, X_pool, n_instances=1, **kwargs)`` and
+returns ``(indices, scores)``. ``classifier`` may be a modAL ``ActiveLearner`` (duck-typed:
+it has ``estimator`` and ``X_training``; modAL itself is never imported), a fitted
+:class:`~skbalpm.PreferenceEnsembleClassifier`, or a :class:`~sklearn.pipeline.Pipeline`
+ending in one, whose earlier steps turn the pool into features.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _num_samples, check_array, check_is_fitted
+
+from skbalpm._features import split_feature_blocks
+
+__all__ = ["BaseQueryStrategy"]
+
+
+def _is_active_learner(obj) -> bool:
+    return hasattr(obj, "estimator") and hasattr(obj, "X_training")
+
+
+class _QueryContext:
+    """The pool as the strategies see it; each piece is computed once, on first use."""
+
+    def __init__(self, classifier, X_pool, X_acquired, prompt_features, acquired_prompt_features):
+        estimator = classifier
+        if _is_active_learner(classifier):
+            estimator = classifier.estimator
+            if X_acquired is None:
+                X_acquired = classifier.X_training
+        if isinstance(estimator, Pipeline):
+            self.final_estimator = estimator[-1]
+            self._transformer = estimator[:-1]
+        else:
+            self.final_estimator = estimator
+            self._transformer = None
+        self.X_pool = X_pool
+        self.n_pool = _num_samples(X_pool)
+        self.X_acquired = X_acquired
+        self._given_pool_prompts = prompt_features
+        self._given_acquired_prompts = acquired_prompt_features
+        self._cache = {}
+
+    @property
+    def feature_layout(self) -> str:
+        return getattr(self.final_estimator, "feature_layout", "a|b|prompt")
+
+    def _transform(self, X, what):
+        if self._transformer is not None:
+            X = self._transformer.transform(X)
+        X = check_array(X, dtype=(np.float32, np.float64), ensure_all_finite=True)
+        return X
+
+    @property
+    def features(self) -> np.ndarray:
+        """Features of the pool (after the Pipeline's earlier steps)."""
+        if "features" not in self._cache:
+            X = self._transform(self.X_pool, "X_pool")
+            if X.shape[0] != self.n_pool:
+                raise ValueError(
+                    f"The pool's features have {X.shape[0]} rows for {self.n_pool} pool rows."
+                )
+            self._cache["features"] = X
+        return self._cache["features"]
+
+    @property
+    def member_probs(self) -> np.ndarray:
+        """Member probabilities of class 0, shape (n_members, n_pool), checked."""
+        if "member_probs" not in self._cache:
+            est = self.final_estimator
+            if not hasattr(est, "predict_member_proba"):
+                raise TypeError(
+                    "This query strategy needs per-member probabilities: the classifier "
+                    "(or the last step of the Pipeline) must have predict_member_proba(X) "
+                    "-> (n_members, n_samples), like skbalpm.PreferenceEnsembleClassifier; "
+                    f"got {type(est).__name__}."
+                )
+            if hasattr(est, "fit"):  # an sklearn estimator (duck-typed doubles need not be)
+                check_is_fitted(est)
+            probs = np.asarray(est.predict_member_proba(self.features), dtype=np.float64)
+            if probs.ndim != 2 or probs.shape[1] != self.n_pool:
+                raise ValueError(
+                    "predict_member_proba must return shape (n_members, n_pool="
+                    f"{self.n_pool}); got {probs.shape}."
+                )
+            nan_rows = np.flatnonzero(np.isnan(probs).any(axis=0))
+            if len(nan_rows):
+                raise ValueError(
+                    f"The classifier's member probabilities are NaN for {len(nan_rows)} pool "
+                    f"rows (first: {nan_rows[:5].tolist()}); cannot score the pool. Check the "
+                    "features for extreme values and the classifier's training."
+                )
+            self._cache["member_probs"] = probs
+        return self._cache["member_probs"]
+
+    def _prompt_block(self, X, what, kwarg):
+        _, _, prompts = split_feature_blocks(X, self.feature_layout)
+        if prompts is None:
+            raise ValueError(
+                f"This query strategy needs prompt features, but the feature_layout is "
+                f"{self.feature_layout!r} (no prompt block). Pass {kwarg}= with the prompt "
+                f"features of {what}, shape (n_rows, d)."
+            )
+        return prompts
+
+    @property
+    def pool_prompts(self) -> np.ndarray:
+        """Prompt features of the pool, shape (n_pool, d)."""
+        if "pool_prompts" not in self._cache:
+            if self._given_pool_prompts is not None:
+                P = check_array(self._given_pool_prompts, dtype=(np.float32, np.float64))
+                if P.shape[0] != self.n_pool:
+                    raise ValueError(
+                        f"prompt_features must have one row per pool row ({self.n_pool}); "
+                        f"got {P.shape[0]}."
+                    )
+            else:
+                P = self._prompt_block(self.features, "the pool", "prompt_features")
+            self._cache["pool_prompts"] = np.ascontiguousarray(P)
+        return self._cache["pool_prompts"]
+
+    @property
+    def acquired_prompts(self) -> np.ndarray:
+        """Prompt features of the acquired set, shape (n_acquired, d) (maybe 0 rows)."""
+        if "acquired_prompts" not in self._cache:
+            d = self.pool_prompts.shape[1]
+            if self._given_acquired_prompts is not None:
+                A = np.asarray(self._given_acquired_prompts)
+                if A.size == 0:
+                    A = A.reshape(0, d)
+                else:
+                    A = check_array(A, dtype=(np.float32, np.float64))
+            elif self.X_acquired is None or _num_samples(self.X_acquired) == 0:
+                A = np.empty((0, d), dtype=self.pool_prompts.dtype)
+            else:
+                A = self._prompt_block(
+                    self._transform(self.X_acquired, "X_acquired"),
+                    "the acquired set",
+                    "acquired_prompt_features",
+                )
+            if A.shape[1] != d:
+                raise ValueError(
+                    f"Acquired prompt features have {A.shape[1]} columns, the pool's {d}."
+                )
+            self._cache["acquired_prompts"] = np.ascontiguousarray(A)
+        return self._cache["acquired_prompts"]
+
+
+class BaseQueryStrategy(BaseEstimator):
+    """Base class of the query strategies: validation and the modAL calling convention.
+
+    Subclasses implement ``_select(context, n_instances, rng) -> (indices, scores)``.
+    """
+
+    def _random_state(self):
+        # One generator per strategy object, advanced across calls: rounds get fresh noise,
+        # and a new object with the same seed replays the same sequence.
+        if getattr(self, "random_state_", None) is None:
+            self.random_state_ = check_random_state(self.random_state)
+        return self.random_state_
+
+    def __call__(
+        self,
+        classifier,
+        X_pool,
+        n_instances=1,
+        *,
+        X_acquired=None,
+        prompt_features=None,
+        acquired_prompt_features=None,
+    ):
+        """Select ``n_instances`` pool rows to label next.
+
+        Parameters
+        ----------
+        classifier : ActiveLearner, PreferenceEnsembleClassifier or Pipeline
+            A modAL ``ActiveLearner`` (its ``estimator`` and ``X_training`` are used), a
+            fitted classifier with ``predict_member_proba``, or a Pipeline ending in one.
+        X_pool : array-like of shape (n_pool, ...)
+            The unlabeled pool, in whatever form ``classifier`` accepts (features, or raw
+            triples for a Pipeline with an embedder).
+        n_instances : int, default=1
+            Batch size. If larger than the pool, the whole pool is returned (in selection
+            order) with a ``UserWarning``.
+        X_acquired : array-like, default=None
+            The already labelled rows, same kind as ``X_pool``; taken from
+            ``learner.X_training`` for an ActiveLearner when not given.
+        prompt_features : array-like of shape (n_pool, d), default=None
+            Prompt features of the pool; needed by prompt-based strategies when the
+            classifier's ``feature_layout`` is ``"a|b"`` (no prompt block).
+        acquired_prompt_features : array-like of shape (n_acquired, d), default=None
+            Prompt features of the acquired set, likewise.
+
+        Returns
+        -------
+        indices : ndarray of shape (n_selected,), int
+            Distinct positions into ``X_pool``, in selection order.
+        scores : ndarray of shape (n_selected,), float
+            The score of each selected row when it was picked.
+
+        Raises
+        ------
+        ValueError
+            Empty pool, ``n_instances`` not a positive int, features or member
+            probabilities with NaN, missing prompt features.
+        TypeError
+            The classifier has no ``predict_member_proba`` (for strategies that need it).
+        sklearn.exceptions.NotFittedError
+            The classifier is not fitted.
+        """
+        n_pool = _num_samples(X_pool)
+        if n_pool == 0:
+            raise ValueError("The pool is empty: there is nothing to query.")
+        if isinstance(n_instances, bool) or not isinstance(n_instances, int | np.integer):
+            raise ValueError(f"n_instances must be a positive int; got {n_instances!r}.")
+        if n_instances < 1:
+            raise ValueError(f"n_instances must be a positive int; got {n_instances}.")
+        if n_instances > n_pool:
+            warnings.warn(
+                f"n_instances={n_instances} is larger than the pool ({n_pool} rows); "
+                "returning the whole pool.",
+                UserWarning,
+                stacklevel=2,
+            )
+            n_instances = n_pool
+        context = _QueryContext(
+            classifier, X_pool, X_acquired, prompt_features, acquired_prompt_features
+        )
+        indices, scores = self._select(context, int(n_instances))
+        return np.asarray(indices, dtype=np.intp), np.asarray(scores, dtype=np.float64)
+
+    def _select(self, context, n_instances):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def top_n(scores_N, n) -> np.ndarray:
+    """Positions of the n largest scores, largest first; ties go to the lower position."""
+    return np.argsort(-np.asarray(scores_N), kind="stable")[:n]

@@ -1,0 +1,450 @@
+"""Exact k-nearest-neighbour radii and ball counts: blocked float32 GEMM, float64 re-check.
+
+Distances come from ||x||^2 + ||y||^2 - 2 x.y in float32 blocks (one GEMM per block, so
+the cost is close to that of one matrix product), with a streaming top-(k + n_extra) per
+row. float32 rounding could change which point is the k-th nearest where distances nearly
+tie, so the candidates are re-ranked with exact float64 differences, and a rigorous bound
+on the float32 error decides whether a point outside the candidates could still be nearer;
+rows where it could are recomputed over every point the bound cannot rule out. The result
+equals a float64 brute force (``scipy.spatial.distance.cdist``), ties and duplicates
+included.
+
+:class:`KNNRadiusCache` reuses the radii across active-learning rounds when the pool only
+lost points: only rows whose k-NN set lost a member are recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["KNNRadiusCache", "KNNResult", "count_within", "knn_search", "knn_search_faiss"]
+
+_DEFAULT_CHUNK = 2**23  # elements of one float32 distance block (32 MiB)
+_MIN_BLOCK_ROWS = 256
+
+
+def _resolve_device(device) -> torch.device:
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class _NoTF32:
+    """Switch TF32 matmuls off while inside: the error bound assumes true float32."""
+
+    def __enter__(self):
+        self._saved = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = False
+        return self
+
+    def __exit__(self, *exc):
+        torch.backends.cuda.matmul.allow_tf32 = self._saved
+        return False
+
+
+class _Points:
+    """Rows held once on the device: float32 copy for GEMMs, exact copy for re-checks."""
+
+    def __init__(self, X, device):
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(
+                f"Features must have shape (n_samples, n_features), both > 0; got {X.shape}."
+            )
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        if not np.isfinite(X).all():
+            raise ValueError("Features contain NaN or infinity.")
+        self.device = device
+        self.exact = torch.from_numpy(np.ascontiguousarray(X)).to(device)
+        self.f32 = self.exact.float()
+        self.sq32 = (self.f32 * self.f32).sum(dim=1)
+        self.sq64 = (self.exact.double() ** 2).sum(dim=1)
+        n_features = X.shape[1]
+        # Worst-case error of a float32 squared distance from the GEMM form:
+        # |err| <= gamma_{d+2} (|x|^2 + |y|^2 + 2|x||y|) <= 2 gamma (|x|^2 + |y|^2), plus the
+        # float64 -> float32 rounding of the inputs; doubled again for margin.
+        self.tol_factor = 8.0 * (n_features + 8) * 2.0**-24
+
+    def __len__(self):
+        return self.exact.shape[0]
+
+    def approx_sq(self, rows_Q, cols: slice) -> torch.Tensor:
+        """float32 squared distances, shape (len(rows_Q), cols)."""
+        x = self.f32[rows_Q]
+        d2 = torch.addmm(self.sq32[cols].unsqueeze(0), x, self.f32[cols].T, beta=1, alpha=-2)
+        return d2 + self.sq32[rows_Q].unsqueeze(1)
+
+    def exact_sq(self, rows_P, cols_P, other=None) -> torch.Tensor:
+        """float64 squared distances of row pairs from explicit differences."""
+        other = self if other is None else other
+        diff = self.exact[rows_P].double() - other.exact[cols_P].double()
+        return (diff * diff).sum(dim=-1)
+
+
+@dataclass
+class KNNResult:
+    """Result of :func:`knn_search`.
+
+    Attributes
+    ----------
+    radius_N : ndarray of shape (n_queries,), float64
+        Distance to the k-th nearest neighbour (the query row itself included).
+    neighbours_NK : ndarray of shape (n_queries, k), int64
+        Indices of the k nearest rows (in no particular order; with ties at the k-th
+        distance, any k rows that realise it).
+    n_rechecked : int
+        Rows that needed the full float64 re-check (ties or near-ties at the k-th place).
+    """
+
+    radius_N: np.ndarray
+    neighbours_NK: np.ndarray
+    n_rechecked: int
+
+
+def knn_search(
+    X_ND,
+    k: int = 13,
+    *,
+    queries=None,
+    device="cpu",
+    chunk_size: int = _DEFAULT_CHUNK,
+    n_extra: int = 16,
+) -> KNNResult:
+    """Exact k-NN radius of rows of ``X_ND`` among all rows of ``X_ND`` (self included).
+
+    Parameters
+    ----------
+    X_ND : array-like of shape (n_samples, n_features)
+        The points (float32 or float64; float64 inputs are re-checked in float64 too).
+    k : int, default=13
+        Which neighbour; the row itself is the first. 1 <= k <= n_samples.
+    queries : array-like of int, default=None
+        Rows to compute (all rows when None).
+    device : str or torch.device, default="cpu"
+        Where the GEMMs run ("cpu", "cuda", "auto").
+    chunk_size : int, default=2**23
+        Most elements of one float32 distance block (bounds memory).
+    n_extra : int, default=16
+        Candidates kept per row beyond k for the float64 re-ranking.
+
+    Returns
+    -------
+    result : KNNResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> knn_search(np.array([[0.0], [1.0], [3.0]]), k=2).radius_N.tolist()
+    [1.0, 1.0, 2.0]
+    """
+    device = _resolve_device(device)
+    points = X_ND if isinstance(X_ND, _Points) else _Points(X_ND, device)
+    n = len(points)
+    if not (isinstance(k, int | np.integer) and 1 <= k <= n):
+        raise ValueError(f"k must be an int in [1, n_samples={n}]; got {k!r}.")
+    if chunk_size < 1 or n_extra < 0:
+        raise ValueError(f"chunk_size must be >= 1 and n_extra >= 0; got {chunk_size}, {n_extra}.")
+    q_all = np.arange(n) if queries is None else np.asarray(queries, dtype=np.int64)
+    n_keep = min(k + n_extra, n)
+    block_cols = min(n, max(chunk_size // _MIN_BLOCK_ROWS, n_keep))
+    block_rows = max(1, chunk_size // block_cols)
+    max_sq = points.sq64.max()
+    radius = np.empty(len(q_all))
+    neighbours = np.empty((len(q_all), k), dtype=np.int64)
+    n_rechecked = 0
+    with torch.no_grad(), _NoTF32():
+        for r0 in range(0, len(q_all), block_rows):
+            rows = torch.as_tensor(q_all[r0 : r0 + block_rows], device=device)
+            best_val, best_idx = _streaming_topk(points, rows, n_keep, block_cols)
+            tol = points.tol_factor * (points.sq64[rows] + max_sq)
+            kth_sq, best_idx = _exact_kth(points, rows, best_val, best_idx, k, tol)
+            # Any point outside the candidates has float32 value >= the largest kept one,
+            # so its exact squared distance is >= that minus tol.
+            outside_lower = best_val.max(dim=1).values.double() - tol
+            sure = outside_lower >= kth_sq if n_keep < n else torch.ones_like(kth_sq, dtype=bool)
+            nb = best_idx[:, :k].clone()
+            bad = torch.nonzero(~sure).flatten()
+            for b in bad.tolist():
+                kth_sq[b], nb[b] = _recheck_row(points, int(rows[b]), k, kth_sq[b] + tol[b])
+            n_rechecked += len(bad)
+            radius[r0 : r0 + len(rows)] = torch.sqrt(kth_sq).cpu().numpy()
+            neighbours[r0 : r0 + len(rows)] = nb.cpu().numpy()
+    return KNNResult(radius_N=radius, neighbours_NK=neighbours, n_rechecked=n_rechecked)
+
+
+def _streaming_topk(points, rows, n_keep, block_cols):
+    """Smallest n_keep float32 squared distances per row, streaming over column blocks."""
+    n = len(points)
+    best_val = best_idx = None
+    x = points.f32[rows]
+    for c0 in range(0, n, block_cols):
+        c1 = min(n, c0 + block_cols)
+        # ||y||^2 - 2 x.y ranks a row like the squared distance; ||x||^2 is added after.
+        d2 = torch.addmm(points.sq32[c0:c1].unsqueeze(0), x, points.f32[c0:c1].T, beta=1, alpha=-2)
+        val, idx = torch.topk(d2, min(n_keep, c1 - c0), dim=1, largest=False, sorted=False)
+        idx += c0
+        if best_val is not None:
+            val, pos = torch.topk(
+                torch.cat([best_val, val], 1), n_keep, dim=1, largest=False, sorted=False
+            )
+            idx = torch.gather(torch.cat([best_idx, idx], 1), 1, pos)
+        best_val, best_idx = val, idx
+    return best_val + points.sq32[rows].unsqueeze(1), best_idx
+
+
+def _exact_kth(points, rows, approx_RC, idx_RC, k, tol_R):
+    """Exact k-th smallest squared distance among the candidates, and the k nearest.
+
+    The exact k-th value t lies within tol of the float32 k-th value v. A candidate whose
+    float32 value is below v - 2 tol is surely nearer than t, one above v + 2 tol surely
+    farther; only the candidates in between are computed in float64. Replacing the sure
+    ones by -inf / +inf keeps t the k-th order statistic.
+    """
+    approx = approx_RC.double()
+    v_k = torch.kthvalue(approx, k, dim=1).values.unsqueeze(1)
+    tol = tol_R.unsqueeze(1)
+    keys = torch.full_like(approx, torch.inf)
+    keys[approx < v_k - 2 * tol] = -torch.inf
+    window = torch.nonzero((approx >= v_k - 2 * tol) & (approx <= v_k + 2 * tol))
+    i, j = window[:, 0], window[:, 1]
+    keys[i, j] = points.exact_sq(rows[i], idx_RC[i, j])
+    keys, order = torch.sort(keys, dim=1, stable=True)
+    return keys[:, k - 1], torch.gather(idx_RC, 1, order)
+
+
+def _recheck_row(points, row, k, threshold_sq):
+    """Exact k-th distance of one row over every point whose float32 value <= threshold."""
+    n = len(points)
+    step = max(1, _DEFAULT_CHUNK // 64)
+    rows_q = torch.tensor([row], device=points.device)
+    cand = []
+    for c0 in range(0, n, step):
+        d2 = points.approx_sq(rows_q, slice(c0, min(n, c0 + step)))[0]
+        cand.append(torch.nonzero(d2.double() <= threshold_sq).flatten() + c0)
+    cand = torch.cat(cand)
+    exact = points.exact_sq(rows_q.expand(len(cand)), cand)
+    exact, order = torch.sort(exact, stable=True)
+    return exact[k - 1], cand[order[:k]]
+
+
+def count_within(pool_ND, radii_N, acquired_AD, *, device="cpu", chunk_size=_DEFAULT_CHUNK):
+    """Per pool row, the number of acquired rows at distance <= its radius (exact).
+
+    float32 GEMM distances decide every pair whose distance is clearly inside or outside
+    the ball; the pairs within the float32 error bound of the radius are re-checked in
+    float64.
+
+    Parameters
+    ----------
+    pool_ND : array-like of shape (n_pool, n_features) or _Points
+    radii_N : array-like of shape (n_pool,)
+    acquired_AD : array-like of shape (n_acquired, n_features) or _Points
+    device : str or torch.device, default="cpu"
+    chunk_size : int, default=2**23
+        Most elements of one float32 distance block.
+
+    Returns
+    -------
+    counts_N : ndarray of shape (n_pool,), int64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> count_within(np.array([[0.0, 0.0]]), [1.0], np.array([[0.6, 0.8], [1.0, 1.0]])).tolist()
+    [1]
+    """
+    device = _resolve_device(device)
+    pool = pool_ND if isinstance(pool_ND, _Points) else _Points(pool_ND, device)
+    radii = torch.as_tensor(np.asarray(radii_N, dtype=np.float64), device=pool.device)
+    if radii.shape != (len(pool),):
+        raise ValueError(f"radii must have shape ({len(pool)},); got {tuple(radii.shape)}.")
+    counts = torch.zeros(len(pool), dtype=torch.int64, device=pool.device)
+    if isinstance(acquired_AD, _Points):
+        acquired = acquired_AD
+    else:
+        acquired_AD = np.asarray(acquired_AD)
+        if acquired_AD.size == 0:
+            return counts.cpu().numpy()
+        acquired = _Points(acquired_AD, pool.device)
+    if acquired.exact.shape[1] != pool.exact.shape[1]:
+        raise ValueError(
+            f"Acquired features have {acquired.exact.shape[1]} columns, the pool "
+            f"{pool.exact.shape[1]}."
+        )
+    n_acq = len(acquired)
+    block_rows = max(1, chunk_size // n_acq)
+    max_acq_sq = acquired.sq64.max()
+    r2 = radii * radii
+    with torch.no_grad(), _NoTF32():
+        for r0 in range(0, len(pool), block_rows):
+            rows = torch.arange(r0, min(len(pool), r0 + block_rows), device=pool.device)
+            x = pool.f32[rows]
+            d2 = torch.addmm(acquired.sq32.unsqueeze(0), x, acquired.f32.T, beta=1, alpha=-2)
+            d2 = (d2 + pool.sq32[rows].unsqueeze(1)).double()
+            tol = (pool.tol_factor * (pool.sq64[rows] + max_acq_sq)).unsqueeze(1)
+            rr = r2[rows].unsqueeze(1)
+            counts[rows] += (d2 + tol < rr).sum(dim=1)
+            unsure = torch.nonzero((d2 + tol >= rr) & (d2 - tol <= rr))
+            if len(unsure):
+                i, j = rows[unsure[:, 0]], unsure[:, 1]
+                dist = torch.sqrt(pool.exact_sq(i, j, other=acquired))
+                counts.index_add_(0, i, (dist <= radii[i]).to(torch.int64))
+    return counts.cpu().numpy()
+
+
+def knn_search_faiss(X_ND, k: int = 13, *, hnsw_m: int = 32, ef_search: int = 128):
+    """Approximate k-NN radius with a faiss HNSW index (self counted as first neighbour).
+
+    For pools past about 10^5 rows, where the exact O(N^2 d) pass gets long. Needs the
+    extra ``faiss`` (``pip install skbalpm[faiss]``).
+
+    Parameters
+    ----------
+    X_ND : array-like of shape (n_samples, n_features)
+    k : int, default=13
+    hnsw_m : int, default=32
+        Links per node of the HNSW graph.
+    ef_search : int, default=128
+        Search breadth (larger: more exact, slower).
+
+    Returns
+    -------
+    radius_N : ndarray of shape (n_samples,), float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> knn_search_faiss(np.array([[0.0], [1.0], [3.0]], dtype=np.float32), k=2).tolist()
+    [1.0, 1.0, 2.0]
+    """
+    try:
+        import faiss
+    except ImportError as exc:
+        raise ImportError("The faiss k-NN backend needs faiss: pip install skbalpm[faiss]") from exc
+    X = np.ascontiguousarray(np.asarray(X_ND, dtype=np.float32))
+    n = X.shape[0]
+    if not (isinstance(k, int | np.integer) and 1 <= k <= n):
+        raise ValueError(f"k must be an int in [1, n_samples={n}]; got {k!r}.")
+    index = faiss.IndexHNSWFlat(X.shape[1], hnsw_m)
+    index.hnsw.efSearch = max(ef_search, k)
+    index.add(X)
+    d2, ids = index.search(X, k)
+    d2 = np.where(ids < 0, np.inf, np.maximum(d2, 0.0))  # faiss pads misses with id -1
+    # The approximate search may miss the query row itself (at distance 0): put it first.
+    missed_self = ~(ids == np.arange(n)[:, None]).any(axis=1)
+    d2[missed_self] = np.sort(
+        np.concatenate([np.zeros((missed_self.sum(), 1)), d2[missed_self, : k - 1]], 1), 1
+    )
+    return np.sqrt(d2[:, k - 1].astype(np.float64))
+
+
+def row_fingerprints(X_ND) -> np.ndarray:
+    """64-bit fingerprint of each row's bytes (equal rows, equal fingerprints).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fp = row_fingerprints(np.array([[1.0, 2.0], [1.0, 2.0], [2.0, 1.0]]))
+    >>> bool(fp[0] == fp[1]), bool(fp[0] == fp[2])
+    (True, False)
+    """
+    X = np.ascontiguousarray(X_ND)
+    return np.array(
+        [int.from_bytes(hashlib.blake2b(r.tobytes(), digest_size=8).digest()) for r in X],
+        dtype=np.uint64,
+    )
+
+
+class KNNRadiusCache:
+    """k-NN radii that carry over between rounds while the pool only loses points.
+
+    Rows are identified by a fingerprint of their feature bytes, so the caller passes
+    nothing but the current pool. A row's radius is kept when none of its k nearest
+    neighbours left the pool (removing a point outside the k-NN set cannot change the
+    k-th distance); other rows, and every row when the pool gained points or changed
+    features, are recomputed exactly.
+
+    Parameters
+    ----------
+    k : int
+        Which neighbour (self included).
+    **knn_kwargs
+        Passed to :func:`knn_search` (device, chunk_size, n_extra).
+
+    Attributes
+    ----------
+    n_recomputed_ : int
+        Rows computed on the last call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [1.0], [3.0], [6.0], [10.0], [15.0]])
+    >>> cache = KNNRadiusCache(k=2)
+    >>> cache.radius(X).tolist()
+    [1.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+
+    Removing the point at 6 only changes the radius of the point at 10, whose nearest
+    neighbour it was; that is the one row recomputed:
+
+    >>> cache.radius(X[[0, 1, 2, 4, 5]]).tolist(), cache.n_recomputed_
+    ([1.0, 1.0, 2.0, 5.0, 5.0], 1)
+    """
+
+    def __init__(self, k: int, **knn_kwargs):
+        self.k = k
+        self.knn_kwargs = knn_kwargs
+        self._state = None
+
+    def radius(self, X_ND, points=None) -> np.ndarray:
+        """Exact k-NN radius of every row of the current pool ``X_ND``."""
+        fp = row_fingerprints(X_ND)
+        if points is None:
+            points = _Points(X_ND, _resolve_device(self.knn_kwargs.get("device", "cpu")))
+        kwargs = {key: v for key, v in self.knn_kwargs.items() if key != "device"}
+        recompute = self._rows_to_recompute(fp)
+        if recompute is None:
+            result = knn_search(points, self.k, **kwargs)
+            radius, nbr_fp = result.radius_N, fp[result.neighbours_NK]
+            self.n_recomputed_ = len(fp)
+        else:
+            _, old_radius, old_nbr_fp = self._state
+            rep = self._old_row_of(fp)
+            radius, nbr_fp = old_radius[rep].copy(), old_nbr_fp[rep].copy()
+            rows = np.flatnonzero(recompute)
+            if len(rows):
+                result = knn_search(points, self.k, queries=rows, **kwargs)
+                radius[rows] = result.radius_N
+                nbr_fp[rows] = fp[result.neighbours_NK]
+            self.n_recomputed_ = len(rows)
+        self._state = (fp, radius, nbr_fp)
+        return radius
+
+    def _old_row_of(self, fp):
+        old_fp = self._state[0]
+        order = np.argsort(old_fp, kind="stable")
+        return order[np.searchsorted(old_fp[order], fp)]
+
+    def _rows_to_recompute(self, fp):
+        """Boolean mask of rows to recompute, or None when everything must be."""
+        if self._state is None or len(fp) < self.k:
+            return None
+        old_fp, _, old_nbr_fp = self._state
+        old_u, old_c = np.unique(old_fp, return_counts=True)
+        new_u, new_c = np.unique(fp, return_counts=True)
+        pos = np.searchsorted(old_u, new_u)
+        pos_ok = pos < len(old_u)
+        if not (pos_ok.all() and (old_u[np.minimum(pos, len(old_u) - 1)] == new_u).all()):
+            return None  # new rows appeared (or features changed): no reuse
+        if (new_c > old_c[pos]).any():
+            return None
+        kept = np.zeros(len(old_u), dtype=np.int64)
+        kept[pos] = new_c
+        lost_fp = old_u[kept < old_c]
+        old_affected = np.isin(old_nbr_fp, lost_fp).any(axis=1)
+        return old_affected[self._old_row_of(fp)] | np.isin(fp, lost_fp)
