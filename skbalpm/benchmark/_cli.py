@@ -1,0 +1,305 @@
+"""``skbalpm benchmark``: the command line of the benchmark harness."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from skbalpm.benchmark._strategies import DEFAULT_STRATEGIES, STRATEGY_CLASSES
+
+DATA_FORMATS = (
+    "auto",
+    "hh-rlhf",
+    "summarize",
+    "pandalm",
+    "llmbar",
+    "jsonl",
+    "csv",
+    "parquet",
+)
+
+
+def add_benchmark_arguments(parser):
+    """Add the ``benchmark`` options to an argparse parser."""
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--dataset",
+        nargs="+",
+        default=["synthetic"],
+        metavar="PATH",
+        help="'synthetic' (the built-in default task, features directly, no embedding) or "
+        "one or more preference files, pooled (default: synthetic).",
+    )
+    data.add_argument(
+        "--format",
+        default="auto",
+        choices=DATA_FORMATS,
+        help="format of the files: hh-rlhf (chosen/rejected conversations), summarize "
+        "(summarize-from-feedback comparisons: TL;DR, CNN/DM), pandalm, llmbar, or a "
+        "generic table jsonl/csv/parquet (columns prompt, response_a, response_b, label "
+        "or prompt, chosen, rejected). 'auto' looks at the first record (default: auto).",
+    )
+    data.add_argument(
+        "--name",
+        default=None,
+        help="data set name in the results (default: 'synthetic' or the first file's name).",
+    )
+    data.add_argument(
+        "--synthetic-samples",
+        type=int,
+        default=2000,
+        help="pairs of the synthetic task (default: 2000).",
+    )
+    data.add_argument(
+        "--synthetic-features",
+        type=int,
+        default=16,
+        help="feature block width of the synthetic task (default: 16).",
+    )
+    data.add_argument(
+        "--synthetic-topics",
+        type=int,
+        default=150,
+        help="topics of the synthetic task (default: 150).",
+    )
+
+    model = parser.add_argument_group("models")
+    model.add_argument(
+        "--embedder-model",
+        default="default",
+        help="embedding model for text data: 'default' (all-MiniLM-L6-v2, offline), a "
+        "sentence-transformers path or a Hugging Face causal LM path (default: default).",
+    )
+    model.add_argument(
+        "--cache-dir",
+        default="auto",
+        help="embedding cache directory (default: the embedder's 'auto').",
+    )
+    model.add_argument(
+        "--device",
+        default="auto",
+        help="torch device of the embedder and the classifier: auto, cpu, "
+        "cuda, cuda:0 ... (default: auto).",
+    )
+    model.add_argument("--n-members", type=int, default=5, help="ensemble members (default: 5).")
+    model.add_argument(
+        "--max-epochs",
+        type=int,
+        default=None,
+        help="training epochs cap of each fit (default: the classifier's).",
+    )
+
+    loop = parser.add_argument_group("protocol")
+    loop.add_argument(
+        "--strategies",
+        default=",".join(DEFAULT_STRATEGIES),
+        help="comma-separated query strategies, from: "
+        f"{', '.join(STRATEGY_CLASSES)} (default: {','.join(DEFAULT_STRATEGIES)}).",
+    )
+    loop.add_argument(
+        "--seeds",
+        type=int,
+        default=5,
+        help="number of seeds 0..N-1 (default: 5; at least 5 for intervals worth reading).",
+    )
+    loop.add_argument(
+        "--initial-size", type=int, default=50, help="initial labelled pairs (default: 50)."
+    )
+    loop.add_argument(
+        "--batch-size", type=int, default=50, help="pairs acquired per round (default: 50)."
+    )
+    loop.add_argument("--rounds", type=int, default=10, help="acquisition rounds (default: 10).")
+    loop.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="fraction held out for testing, groups kept whole (default: 0.2).",
+    )
+    loop.add_argument(
+        "--no-ceiling",
+        action="store_true",
+        help="skip the full-pool fit per seed (the ceiling of the curves).",
+    )
+
+    out = parser.add_argument_group("output")
+    out.add_argument(
+        "--output-dir",
+        default=None,
+        help="results, checkpoint and plots (default: ./skbalpm-benchmark/<name>).",
+    )
+    out.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="start afresh even if the output directory holds a checkpoint "
+        "(default: resume an interrupted run with the same configuration).",
+    )
+    out.add_argument("--quiet", action="store_true", help="no progress bars.")
+    return parser
+
+
+def _detect_format(path: Path) -> str:
+    """Guess the file format from its first record."""
+    from skbalpm.datasets._common import iter_json_list, iter_jsonl
+
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    if suffixes and suffixes[-1] in (".csv", ".parquet"):
+        return suffixes[-1][1:]
+    if suffixes and suffixes[-1] == ".json":
+        _, first = next(iter_json_list(path))
+        if isinstance(first, dict) and "annotator1" in first:
+            return "pandalm"
+        if isinstance(first, dict) and "output_1" in first:
+            return "llmbar"
+        raise ValueError(f"Cannot tell the format of {path}; pass --format.")
+    _, first = next(iter_jsonl(path))
+    if isinstance(first, dict) and {"info", "summaries"} <= set(first):
+        return "summarize"
+    if isinstance(first, dict) and {"chosen", "rejected"} <= set(first) and "prompt" not in first:
+        return "hh-rlhf"
+    return "jsonl"
+
+
+def load_benchmark_data(paths, file_format="auto", **synthetic):
+    """Load the data set of a benchmark: 'synthetic' or preference files of one format.
+
+    Parameters
+    ----------
+    paths : list of str
+        ``["synthetic"]`` or file paths (pooled).
+    file_format : str, default="auto"
+        One of :data:`DATA_FORMATS`.
+    **synthetic
+        ``n_samples``, ``n_features``, ``n_topics`` of the synthetic task.
+
+    Returns
+    -------
+    data : Bunch
+        The loader's Bunch.
+
+    Examples
+    --------
+    >>> load_benchmark_data(["synthetic"], n_samples=50, n_features=4).X.shape
+    (50, 12)
+    """
+    from skbalpm import datasets
+
+    if list(paths) == ["synthetic"]:
+        return datasets.make_synthetic_preferences(random_state=0, **synthetic)
+    paths = [Path(p) for p in paths]
+    if file_format == "auto":
+        found = {_detect_format(p) for p in paths}
+        if len(found) > 1:
+            raise ValueError(f"The files have different formats {sorted(found)}; pass --format.")
+        file_format = found.pop()
+    loaders = {
+        "hh-rlhf": datasets.load_hh_rlhf,
+        "summarize": datasets.load_summarize_from_feedback,
+        "pandalm": datasets.load_pandalm,
+        "llmbar": datasets.load_llmbar,
+    }
+    if file_format in loaders:
+        return loaders[file_format](paths)
+    return datasets.load_preference_file(paths, format=file_format)
+
+
+def run_benchmark_command(args):
+    """Run ``skbalpm benchmark`` with parsed arguments; return the exit status."""
+    from skbalpm.benchmark._experiment import run_benchmark
+    from skbalpm.benchmark._metrics import format_summary, summarize_results
+    from skbalpm.benchmark._plots import plot_learning_curves
+
+    synthetic = args.dataset == ["synthetic"]
+    data = load_benchmark_data(
+        args.dataset,
+        args.format,
+        **(
+            dict(
+                n_samples=args.synthetic_samples,
+                n_features=args.synthetic_features,
+                n_topics=args.synthetic_topics,
+            )
+            if synthetic
+            else {}
+        ),
+    )
+    name = args.name or ("synthetic" if synthetic else Path(args.dataset[0]).name.split(".")[0])
+    output_dir = Path(args.output_dir or Path("skbalpm-benchmark") / name)
+    print(
+        f"data set {name}: {len(data.y)} pairs ({data.n_skipped} records skipped: "
+        f"{data.skipped or 'none'}); output in {output_dir}"
+    )
+
+    from skbalpm.ensemble import PreferenceEnsembleClassifier
+
+    params = {"n_members": args.n_members, "device": args.device}
+    if args.max_epochs is not None:
+        params["max_epochs"] = args.max_epochs
+    classifier = PreferenceEnsembleClassifier(**params)
+    embedder = None
+    if not synthetic:
+        from skbalpm.embedding import PreferencePairEmbedder
+
+        embedder = PreferencePairEmbedder(
+            args.embedder_model,
+            device=args.device,
+            cache_dir=args.cache_dir,
+            verbose=0 if args.quiet else 1,
+        )
+    extra = {"source": data.source}
+    if synthetic:
+        extra["bayes_accuracy"] = data.bayes_accuracy
+        extra["bayes_log_likelihood"] = data.bayes_log_likelihood
+    out = run_benchmark(
+        data.X,
+        data.y,
+        strategies=[s.strip() for s in args.strategies.split(",") if s.strip()],
+        classifier=classifier,
+        embedder=embedder,
+        seeds=args.seeds,
+        initial_size=args.initial_size,
+        batch_size=args.batch_size,
+        n_rounds=args.rounds,
+        test_size=args.test_fraction,
+        groups=data.groups,
+        dataset_name=name,
+        output_dir=output_dir,
+        resume=not args.no_resume,
+        compute_ceiling=not args.no_ceiling,
+        extra_config=extra,
+        verbose=0 if args.quiet else 1,
+    )
+    summary = summarize_results(out.results)
+    references = {"test_log_likelihood": {}, "test_accuracy": {}}
+    if len(out.ceiling):
+        ll, acc = out.ceiling["test_log_likelihood"].mean(), out.ceiling["test_accuracy"].mean()
+        n_full = int(out.ceiling["n_labels"].mean())
+        print(
+            f"\nceiling (all {n_full} training pairs, mean over seeds): "
+            f"test log-likelihood {ll:.4f}, accuracy {acc:.3f}"
+        )
+        references["test_log_likelihood"][f"all {n_full} labels"] = ll
+        references["test_accuracy"][f"all {n_full} labels"] = acc
+    if synthetic:
+        print(
+            f"Bayes (true reward): log-likelihood {data.bayes_log_likelihood:.4f}, "
+            f"accuracy {data.bayes_accuracy:.3f}"
+        )
+        references["test_log_likelihood"]["Bayes"] = data.bayes_log_likelihood
+        references["test_accuracy"]["Bayes"] = data.bayes_accuracy
+    print()
+    print(format_summary(summary))
+    summary.to_csv(output_dir / "summary.csv", index=False)
+    payload = json.loads((output_dir / "results.json").read_text(encoding="utf-8"))
+    payload["summary"] = json.loads(
+        summary.replace([np.inf, -np.inf], None).to_json(orient="records")
+    )
+    (output_dir / "results.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    paths = plot_learning_curves(out.results, output_dir, reference_lines=references, title=name)
+    print(
+        f"\nresults: {output_dir / 'results.csv'} and results.json; summary: "
+        f"{output_dir / 'summary.csv'}"
+    )
+    print("plots: " + ", ".join(str(p) for p in paths))
+    return 0

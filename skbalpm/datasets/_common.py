@@ -1,0 +1,155 @@
+"""Shared pieces of the loaders: reading records with their positions, skip counting, Bunch."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch
+
+SKIP_REASONS = {
+    "identical_responses": "the two responses are the same text (after stripping whitespace)",
+    "tie": "the labelers preferred neither response",
+    "no_shared_prompt": (
+        "HH-RLHF: the two conversations share no prefix ending in '\\n\\nAssistant:'"
+    ),
+}
+"""Documented reasons for which a loader skips a well-formed record."""
+
+
+class MalformedRecordError(ValueError):
+    """A record in a preference file does not follow its format.
+
+    The message names the file, the position (line number for JSON Lines, record index
+    for JSON lists, row for tables) and what was wrong.
+    """
+
+
+def as_paths(path) -> list[Path]:
+    """One path or a sequence of paths -> a list of existing :class:`Path`."""
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    if not paths:
+        raise ValueError("Expected at least one file path; got an empty sequence.")
+    out = []
+    for p in paths:
+        p = Path(p)
+        if not p.is_file():
+            raise FileNotFoundError(f"Preference file not found: {p}")
+        out.append(p)
+    return out
+
+
+def open_text(path: Path):
+    """Open a text file, transparently decompressing ``.gz``."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[str, object]]:
+    """Yield ``(position, record)`` for each non-blank line of a JSON Lines file."""
+    with open_text(path) as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            position = f"{path}, line {lineno}"
+            try:
+                yield position, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise MalformedRecordError(f"{position}: not valid JSON ({exc.msg}).") from None
+
+
+def iter_json_list(path: Path) -> Iterator[tuple[str, object]]:
+    """Yield ``(position, record)`` for each element of a file holding one JSON list."""
+    with open_text(path) as handle:
+        try:
+            records = json.load(handle)
+        except json.JSONDecodeError as exc:
+            raise MalformedRecordError(
+                f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})."
+            ) from None
+    if not isinstance(records, list):
+        raise MalformedRecordError(
+            f"{path}: expected a JSON list of records, got a {type(records).__name__}."
+        )
+    for index, record in enumerate(records):
+        yield f"{path}, record {index}", record
+
+
+def require_fields(record, position: str, fields: Iterable[str], kind=str) -> list:
+    """Return ``record[f]`` for each field, with a clear error if absent or of the wrong type."""
+    if not isinstance(record, dict):
+        raise MalformedRecordError(
+            f"{position}: expected a JSON object, got {type(record).__name__}."
+        )
+    values = []
+    for field in fields:
+        if field not in record:
+            raise MalformedRecordError(
+                f"{position}: missing field {field!r} (fields present: {sorted(record)})."
+            )
+        value = record[field]
+        if not isinstance(value, kind):
+            raise MalformedRecordError(
+                f"{position}: field {field!r} should be {kind.__name__}, got "
+                f"{type(value).__name__} ({value!r:.60})."
+            )
+        values.append(value)
+    return values
+
+
+def stable_id(text: str) -> str:
+    """A short hash of a text that is the same on every machine and Python run."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def same_response(response_a: str, response_b: str) -> bool:
+    """Whether two responses are the same text up to surrounding whitespace."""
+    return response_a.strip() == response_b.strip()
+
+
+class TripleCollector:
+    """Accumulate kept (prompt, response_a, response_b, label, group) rows and skip counts."""
+
+    def __init__(self):
+        self.triples: list[tuple[str, str, str]] = []
+        self.labels: list[int] = []
+        self.groups: list[str] = []
+        self.skipped: Counter = Counter()
+        self.n_records = 0
+
+    def add(self, prompt, response_a, response_b, label, group=None):
+        self.triples.append((prompt, response_a, response_b))
+        self.labels.append(int(label))
+        self.groups.append(group)
+
+    def skip(self, reason: str):
+        if reason not in SKIP_REASONS:  # only documented reasons
+            raise RuntimeError(f"undocumented skip reason {reason!r}")
+        self.skipped[reason] += 1
+
+    def to_bunch(self, *, sources, descr: str, with_groups: bool, **extra) -> Bunch:
+        if not self.triples:
+            raise ValueError(
+                f"No usable preference pairs in {[str(s) for s in sources]}: "
+                f"{self.n_records} records read, skipped {dict(self.skipped)}."
+            )
+        X = np.empty((len(self.triples), 3), dtype=object)
+        X[:] = self.triples
+        groups = np.array(self.groups, dtype=object) if with_groups else None
+        return Bunch(
+            X=X,
+            y=np.asarray(self.labels, dtype=np.int64),
+            groups=groups,
+            n_records=self.n_records,
+            n_skipped=int(sum(self.skipped.values())),
+            skipped=dict(self.skipped),
+            source=[str(s) for s in sources],
+            DESCR=descr,
+            **extra,
+        )

@@ -1,0 +1,244 @@
+"""Generic preference tables: JSON Lines, CSV or Parquet with configurable column names."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from skbalpm.datasets._common import (
+    MalformedRecordError,
+    TripleCollector,
+    as_paths,
+    iter_jsonl,
+    same_response,
+    stable_id,
+)
+
+FILE_FORMATS = ("auto", "jsonl", "csv", "parquet")
+_TIE_LABELS = {"tie", "0.5"}
+
+
+def _detect_format(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    last = suffixes[-1] if suffixes else ""
+    by_suffix = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+    if last not in by_suffix:
+        raise ValueError(
+            f"Cannot tell the format of {path} from its extension; pass format= one of "
+            f"{FILE_FORMATS[1:]}."
+        )
+    return by_suffix[last]
+
+
+def _iter_table(path: Path, file_format: str):
+    """Yield ``(position, record dict)`` for every row of a file."""
+    if file_format == "jsonl":
+        yield from iter_jsonl(path)
+        return
+    import pandas as pd
+
+    if file_format == "csv":
+        # Text stays text (no "NA" -> NaN); labels are parsed below.
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        for i, record in enumerate(frame.to_dict(orient="records")):
+            yield f"{path}, data row {i + 1}", record
+    elif file_format == "parquet":
+        frame = pd.read_parquet(path)
+        for i, record in enumerate(frame.to_dict(orient="records")):
+            yield f"{path}, row {i}", record
+    else:
+        raise ValueError(f"format must be one of {FILE_FORMATS}, got {file_format!r}.")
+
+
+def parse_label(value, position: str):
+    """Read a 0/1 preference label; ``None`` for a tie.
+
+    Parameters
+    ----------
+    value : int, float or str
+        0 / 1 (also ``"0"``, ``"1"``, ``0.0``, ``1.0``); a tie is 0.5, ``"0.5"`` or
+        ``"tie"``.
+    position : str
+        Where the record is, for the error message.
+
+    Returns
+    -------
+    label : int or None
+        0 (response_a preferred), 1 (response_b preferred) or None (tie).
+
+    Examples
+    --------
+    >>> parse_label("1", "x"), parse_label(0.0, "x"), parse_label("tie", "x")
+    (1, 0, None)
+    """
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TIE_LABELS:
+            return None
+        if text in ("0", "1"):
+            return int(text)
+    elif isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        if not math.isnan(value):
+            if value == 0.5:
+                return None
+            if value in (0, 1):
+                return int(value)
+    raise MalformedRecordError(
+        f"{position}: the label should be 0 or 1 (index of the preferred response; 0.5 or "
+        f"'tie' for a tie), got {value!r}."
+    )
+
+
+def _text(record: dict, column: str, position: str) -> str:
+    if column not in record:
+        raise MalformedRecordError(
+            f"{position}: missing column {column!r} (columns present: {sorted(record)})."
+        )
+    value = record[column]
+    if not isinstance(value, str):
+        raise MalformedRecordError(
+            f"{position}: column {column!r} should hold text, got {type(value).__name__} "
+            f"({value!r:.60})."
+        )
+    return value
+
+
+def load_preference_file(
+    path,
+    format="auto",
+    *,
+    prompt_column="prompt",
+    response_a_column="response_a",
+    response_b_column="response_b",
+    label_column="label",
+    chosen_column="chosen",
+    rejected_column="rejected",
+    group_column=None,
+    random_state=0,
+):
+    """Load preference pairs from JSON Lines, CSV or Parquet with configurable columns.
+
+    Two layouts are read (chosen by the columns of the first record):
+
+    * ``prompt, response_a, response_b, label`` with ``label`` the index of the preferred
+      response (0 or 1; 0.5 or ``"tie"`` marks a tie, skipped as ``tie``);
+    * ``prompt, chosen, rejected``: which response becomes ``response_a`` is randomised
+      with ``random_state`` so that half the labels (rounded down) are 1.
+
+    Records with identical responses are skipped (``identical_responses``).
+
+    Parameters
+    ----------
+    path : str, Path or sequence of them
+        The file(s); several are pooled. ``.jsonl.gz`` is decompressed.
+    format : {"auto", "jsonl", "csv", "parquet"}, default="auto"
+        "auto" picks by extension (``.jsonl``/``.json``, ``.csv``, ``.parquet``).
+    prompt_column, response_a_column, response_b_column, label_column : str
+        Column names of the labelled layout.
+    chosen_column, rejected_column : str
+        Column names of the chosen/rejected layout.
+    group_column : str or None, default=None
+        Column holding group ids (e.g. post id); None groups rows by a hash of the prompt.
+    random_state : int, RandomState instance or None, default=0
+        Seed of the a/b assignment of the chosen/rejected layout.
+
+    Returns
+    -------
+    data : Bunch
+        ``X`` object array (n, 3); ``y`` int array; ``groups`` object array;
+        ``n_records``, ``n_skipped``, ``skipped``, ``source``, ``DESCR``.
+
+    Raises
+    ------
+    MalformedRecordError
+        A record lacks a column, holds non-text, or has a label other than 0/1/tie (the
+        message names the file and line / row).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> tmp = pathlib.Path(tempfile.mkdtemp()) / "pairs.csv"
+    >>> _ = tmp.write_text("prompt,response_a,response_b,label\\nHi?,Hello,Go away,0\\n")
+    >>> load_preference_file(tmp).y.tolist()
+    [0]
+    """
+    if format not in FILE_FORMATS:
+        raise ValueError(f"format must be one of {FILE_FORMATS}, got {format!r}.")
+    paths = as_paths(path)
+    records = (
+        pr
+        for file in paths
+        for pr in _iter_table(file, _detect_format(file) if format == "auto" else format)
+    )
+    return preferences_from_records(
+        records,
+        sources=paths,
+        columns=dict(
+            prompt=prompt_column,
+            response_a=response_a_column,
+            response_b=response_b_column,
+            label=label_column,
+            chosen=chosen_column,
+            rejected=rejected_column,
+            group=group_column,
+        ),
+        random_state=random_state,
+    )
+
+
+def preferences_from_records(records, *, sources, columns, random_state):
+    """Parse ``(position, record dict)`` rows into a Bunch (see :func:`load_preference_file`)."""
+    collector = TripleCollector()
+    layout = None
+    rows_chosen_first = []  # chosen/rejected layout: rows to randomise after reading
+    for position, record in records:
+        collector.n_records += 1
+        if not isinstance(record, dict):
+            raise MalformedRecordError(
+                f"{position}: expected an object / row, got {type(record).__name__}."
+            )
+        if layout is None:
+            if columns["label"] in record and columns["response_a"] in record:
+                layout = "labelled"
+            elif columns["chosen"] in record and columns["rejected"] in record:
+                layout = "chosen/rejected"
+            else:
+                raise MalformedRecordError(
+                    f"{position}: found neither the columns {columns['response_a']!r}, "
+                    f"{columns['response_b']!r}, {columns['label']!r} nor "
+                    f"{columns['chosen']!r}, {columns['rejected']!r} "
+                    f"(columns present: {sorted(record)}). Pass the column names."
+                )
+        prompt = _text(record, columns["prompt"], position)
+        group = stable_id(prompt) if columns["group"] is None else str(record.get(columns["group"]))
+        if layout == "labelled":
+            response_a = _text(record, columns["response_a"], position)
+            response_b = _text(record, columns["response_b"], position)
+            label = parse_label(record.get(columns["label"]), position)
+        else:
+            response_a = _text(record, columns["chosen"], position)
+            response_b = _text(record, columns["rejected"], position)
+            label = 0
+        if label is None:
+            collector.skip("tie")
+        elif same_response(response_a, response_b):
+            collector.skip("identical_responses")
+        else:
+            if layout == "chosen/rejected":
+                rows_chosen_first.append(len(collector.triples))
+            collector.add(prompt, response_a, response_b, label, group)
+
+    if rows_chosen_first:
+        rng = check_random_state(random_state)
+        n = len(rows_chosen_first)
+        for i in np.asarray(rows_chosen_first)[rng.permutation(n)[: n // 2]]:
+            prompt, good, bad = collector.triples[i]
+            collector.triples[i] = (prompt, bad, good)
+            collector.labels[i] = 1
+    return collector.to_bunch(
+        sources=sources, with_groups=True, descr=f"Preference pairs ({layout} layout)."
+    )

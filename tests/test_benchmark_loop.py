@@ -1,0 +1,195 @@
+"""Tests of the experiment loop with small test doubles (a bootstrap logistic ensemble)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils import check_random_state
+
+from skbalpm._features import split_feature_blocks
+from skbalpm.benchmark import (
+    RESULT_COLUMNS,
+    TIMING_COLUMNS,
+    BenchmarkInterrupted,
+    run_benchmark,
+    split_train_test,
+)
+from skbalpm.datasets import make_synthetic_preferences
+
+
+class BootstrapLogisticEnsemble(ClassifierMixin, BaseEstimator):
+    """Test double of the ensemble: logistic regressions on phi(a) - phi(b) bootstraps."""
+
+    def __init__(self, n_members=3, random_state=None):
+        self.n_members = n_members
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        rng = check_random_state(self.random_state)
+        a, b, _ = split_feature_blocks(np.asarray(X))
+        diff = a - b
+        self.members_ = []
+        for _ in range(self.n_members):
+            idx = rng.randint(len(y), size=len(y))
+            if len(np.unique(y[idx])) < 2:
+                idx = np.arange(len(y))
+            self.members_.append(LogisticRegression(C=1.0).fit(diff[idx], y[idx]))
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_member_proba(self, X):
+        a, b, _ = split_feature_blocks(np.asarray(X))
+        return np.stack([m.predict_proba(a - b)[:, 0] for m in self.members_])
+
+    def predict_proba(self, X):
+        p = self.predict_member_proba(X).mean(axis=0)
+        return np.column_stack([p, 1 - p])
+
+
+class RandomDouble(BaseEstimator):
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def __call__(self, classifier, X_pool, n_instances=1, **kwargs):
+        rng = check_random_state(self.random_state)
+        return rng.choice(len(X_pool), size=n_instances, replace=False), np.zeros(n_instances)
+
+
+class UncertainDouble(BaseEstimator):
+    """Picks the pairs with the most member disagreement; records what it was given."""
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def __call__(self, classifier, X_pool, n_instances=1, X_acquired=None, **kwargs):
+        UncertainDouble.seen.append((len(X_pool), None if X_acquired is None else len(X_acquired)))
+        scores = classifier.predict_member_proba(X_pool).std(axis=0)
+        return np.argsort(-scores, kind="stable")[:n_instances], scores
+
+
+UncertainDouble.seen = []
+
+
+@pytest.fixture(scope="module")
+def task():
+    return make_synthetic_preferences(300, 4, 20, random_state=0)
+
+
+def _run(task, tmp_path=None, **kwargs):
+    params = dict(
+        strategies={"random": RandomDouble(), "uncertain": UncertainDouble()},
+        classifier=BootstrapLogisticEnsemble(),
+        seeds=2,
+        initial_size=20,
+        batch_size=10,
+        n_rounds=3,
+        groups=task.groups,
+        output_dir=tmp_path,
+        verbose=0,
+    )
+    params.update(kwargs)
+    return run_benchmark(task.X, task.y, **params)
+
+
+def test_loop_protocol(task, tmp_path):
+    UncertainDouble.seen.clear()
+    out = _run(task, tmp_path)
+    results = out.results
+    assert list(results.columns) == list(RESULT_COLUMNS)
+    assert len(results) == 2 * 2 * 4  # strategies x seeds x (rounds + 1)
+    run = results[(results.strategy == "uncertain") & (results.seed == 0)]
+    assert run["n_labels"].tolist() == [20, 30, 40, 50]
+    assert run["round"].tolist() == [0, 1, 2, 3]
+    assert np.isnan(run["query_seconds"].iloc[-1]) and run["query_seconds"].iloc[:-1].ge(0).all()
+    # the strategy saw the pool and the acquired set, growing by one batch a round
+    n_train = run["n_pool"].iloc[0] + 20
+    assert UncertainDouble.seen[:3] == [(n_train - 20, 20), (n_train - 30, 30), (n_train - 40, 40)]
+    # round 0 is the same for every strategy (same split, initial set and fit seed)
+    first = results[results["round"] == 0].pivot(
+        index="seed", columns="strategy", values="test_log_likelihood"
+    )
+    np.testing.assert_array_equal(first["random"], first["uncertain"])
+    # the scores are those of the classifier, recomputed independently for round 0
+    train, test = split_train_test(len(task.y), 0.2, 0, task.groups)
+    assert set(task.groups[train]).isdisjoint(task.groups[test])
+    # files written
+    saved = pd.read_csv(tmp_path / "results.csv")
+    assert len(saved) == len(results)
+    payload = json.loads((tmp_path / "results.json").read_text())
+    assert payload["config"]["n_rounds"] == 3 and "numpy" in payload["versions"]
+    assert len(out.ceiling) == 2 and (out.ceiling["n_labels"] == len(train)).any()
+
+
+def test_round_zero_matches_an_independent_fit(task):
+    out = _run(
+        task,
+        None,
+        seeds=[1],
+        n_rounds=0,
+        compute_ceiling=False,
+        strategies={"random": RandomDouble()},
+    )
+    train, test = split_train_test(len(task.y), 0.2, 1, task.groups)
+    initial = np.random.RandomState(1).permutation(len(train))[:20]
+    row = out.results.iloc[0]
+    X_train, y_train = task.X[train], task.y[train]
+    from skbalpm.benchmark._experiment import _derived_seed
+
+    model = BootstrapLogisticEnsemble(random_state=_derived_seed(1, 0, 0))
+    model.fit(X_train[initial], y_train[initial])
+    p = model.predict_proba(task.X[test])[:, 0]
+    y = task.y[test]
+    assert row["test_log_likelihood"] == pytest.approx(np.mean(np.log(np.where(y == 0, p, 1 - p))))
+    assert row["test_accuracy"] == pytest.approx(np.mean((p < 0.5) == y))
+
+
+def test_interrupted_run_resumes_with_identical_rows(task, tmp_path):
+    full = _run(task, tmp_path / "full").results
+    calls = []
+
+    def stop_after_five(row):
+        calls.append(row)
+        if len(calls) == 5:
+            raise BenchmarkInterrupted
+
+    with pytest.raises(BenchmarkInterrupted):
+        _run(task, tmp_path / "cut", callback=stop_after_five)
+    partial = pd.read_csv(tmp_path / "cut" / "results.csv")
+    assert len(partial) == 5
+    resumed = _run(task, tmp_path / "cut").results
+    compare = [c for c in RESULT_COLUMNS if c not in TIMING_COLUMNS]
+    pd.testing.assert_frame_equal(resumed[compare], full[compare])
+    # a finished run resumes to itself without fitting again
+    again = _run(task, tmp_path / "cut", callback=lambda row: pytest.fail("refitted"))
+    pd.testing.assert_frame_equal(again.results[compare], full[compare])
+
+
+def test_resume_refuses_a_different_configuration(task, tmp_path):
+    _run(task, tmp_path, n_rounds=1, seeds=1)
+    with pytest.raises(ValueError, match=r"different configuration.*n_rounds"):
+        _run(task, tmp_path, n_rounds=2, seeds=1)
+    out = _run(task, tmp_path, n_rounds=2, seeds=1, resume=False)
+    assert out.results["round"].max() == 2
+
+
+def test_bad_protocol_and_bad_strategy_output(task):
+    with pytest.raises(ValueError, match="labels, but the training split"):
+        _run(task, None, initial_size=200, batch_size=50, n_rounds=3)
+    with pytest.raises(ValueError, match="initial_size must be an int"):
+        _run(task, None, initial_size=0)
+
+    def duplicates(classifier, X_pool, n_instances=1, **kwargs):
+        return np.zeros(n_instances, dtype=int), np.zeros(n_instances)
+
+    with pytest.raises(ValueError, match="must return 10 distinct int positions"):
+        _run(task, None, strategies={"dup": duplicates}, compute_ceiling=False)
+
+
+def test_unknown_strategy_name(task):
+    with pytest.raises(ValueError, match="Unknown query strategy 'nope'"):
+        _run(task, None, strategies=["nope"])

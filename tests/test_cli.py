@@ -1,0 +1,131 @@
+"""Tests of the ``skbalpm`` command line."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+
+import pytest
+
+from skbalpm.benchmark._cli import _detect_format, load_benchmark_data
+from skbalpm.cli import build_parser, main
+
+
+def test_help_lists_every_option():
+    text = build_parser()._subparsers._group_actions[0].choices["benchmark"].format_help()
+    for option in (
+        "--dataset",
+        "--format",
+        "--embedder-model",
+        "--strategies",
+        "--seeds",
+        "--initial-size",
+        "--batch-size",
+        "--rounds",
+        "--test-fraction",
+        "--device",
+        "--output-dir",
+        "--no-resume",
+    ):
+        assert option in text
+
+
+def test_python_dash_m_help_runs():
+    done = subprocess.run(
+        [sys.executable, "-m", "skbalpm", "benchmark", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "--strategies" in done.stdout
+
+
+def test_no_command_prints_usage(capsys):
+    assert main([]) == 2
+    assert "usage: skbalpm" in capsys.readouterr().out
+
+
+def test_defaults_are_the_synthetic_task_with_five_seeds():
+    args = build_parser().parse_args(["benchmark"])
+    assert args.dataset == ["synthetic"] and args.seeds >= 5
+    assert args.strategies.split(",") == ["random", "bald", "powerbald", "balpm"]
+
+
+def test_format_detection(tmp_path):
+    hh = tmp_path / "hh.jsonl.gz"
+    with gzip.open(hh, "wt") as f:
+        f.write(
+            json.dumps(
+                {
+                    "chosen": "\n\nHuman: a\n\nAssistant: b",
+                    "rejected": "\n\nHuman: a\n\nAssistant: c",
+                }
+            )
+            + "\n"
+        )
+    assert _detect_format(hh) == "hh-rlhf"
+    table = tmp_path / "t.jsonl"
+    table.write_text(json.dumps({"prompt": "p", "chosen": "a", "rejected": "b"}) + "\n")
+    assert _detect_format(table) == "jsonl"
+    assert len(load_benchmark_data([str(hh)]).y) == 1
+    with pytest.raises(ValueError, match="different formats"):
+        load_benchmark_data([str(hh), str(table)])
+
+
+@pytest.mark.real_data
+def test_format_detection_on_real_files(shared_data_dir):
+    assert (
+        _detect_format(shared_data_dir / "summarize-from-feedback" / "tldr-batch13.jsonl")
+        == "summarize"
+    )
+    assert _detect_format(shared_data_dir / "pandalm" / "testset-v1.json") == "pandalm"
+    assert _detect_format(shared_data_dir / "llmbar" / "LLMBar_Natural.json") == "llmbar"
+
+
+@pytest.mark.slow
+def test_tiny_synthetic_benchmark_end_to_end(tmp_path, capsys):
+    pytest.importorskip("skbalpm.ensemble")
+    pytest.importorskip("skbalpm.acquisition")
+    argv = [
+        "benchmark",
+        "--synthetic-samples",
+        "150",
+        "--synthetic-features",
+        "4",
+        "--strategies",
+        "random,balpm",
+        "--seeds",
+        "2",
+        "--initial-size",
+        "10",
+        "--batch-size",
+        "10",
+        "--rounds",
+        "2",
+        "--n-members",
+        "2",
+        "--max-epochs",
+        "3",
+        "--device",
+        "cpu",
+        "--output-dir",
+        str(tmp_path),
+        "--quiet",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "labels saved" in out and "ceiling" in out
+    for name in (
+        "results.csv",
+        "results.json",
+        "summary.csv",
+        "checkpoint.json",
+        "learning_curve_test_log_likelihood.png",
+        "learning_curve_test_accuracy.svg",
+    ):
+        assert (tmp_path / name).exists()
+    assert "summary" in json.loads((tmp_path / "results.json").read_text())
+    # resuming a finished run gives the same table
+    assert main(argv) == 0

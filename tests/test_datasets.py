@@ -1,0 +1,346 @@
+"""Tests of the loaders (hand-made files and the real data) and the synthetic generator."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skbalpm.datasets import (
+    SKIP_REASONS,
+    MalformedRecordError,
+    load_hf_dataset,
+    load_hh_rlhf,
+    load_llmbar,
+    load_pandalm,
+    load_preference_file,
+    load_summarize_from_feedback,
+    make_synthetic_preferences,
+    split_hh_conversations,
+)
+
+H, A = "\n\nHuman:", "\n\nAssistant:"
+
+
+def _write_jsonl(path, records, gz=False):
+    opener = gzip.open if gz else open
+    with opener(path, "wt", encoding="utf-8") as f:
+        for r in records:
+            f.write((r if isinstance(r, str) else json.dumps(r)) + "\n")
+    return path
+
+
+def _check_bunch(data):
+    assert data.X.dtype == object and data.X.shape == (len(data.y), 3)
+    assert set(np.unique(data.y)) <= {0, 1}
+    assert data.n_records == len(data.y) + data.n_skipped
+    assert data.n_skipped == sum(data.skipped.values())
+    assert set(data.skipped) <= set(SKIP_REASONS)
+    assert all(isinstance(v, str) for v in data.X.ravel())
+
+
+# ---------------------------------------------------------------- HH-RLHF
+def test_split_hh_uses_shared_prefix_when_a_response_contains_an_assistant_turn():
+    chosen = f"{H} Q{A} Sure.{A} More."
+    rejected = f"{H} Q{A} No."
+    assert split_hh_conversations(chosen, rejected) == (
+        f"{H} Q{A}",
+        " Sure.\n\nAssistant: More.",
+        " No.",
+    )
+
+
+def test_split_hh_multi_turn_prompt_keeps_earlier_turns():
+    chosen = f"{H} Q{A} R1{H} Q2{A} good"
+    rejected = f"{H} Q{A} R1{H} Q2{A} bad"
+    assert split_hh_conversations(chosen, rejected) == (f"{H} Q{A} R1{H} Q2{A}", " good", " bad")
+
+
+def test_split_hh_without_shared_assistant_turn():
+    assert split_hh_conversations(f"{H} x{A} a", f"{H} y{A} b") == (None, None, None)
+
+
+def test_hh_loader_swaps_balanced_and_keeps_chosen_as_preferred(tmp_path):
+    records = [
+        {"chosen": f"{H} q{i}{A} good{i}", "rejected": f"{H} q{i}{A} bad{i}"} for i in range(11)
+    ]
+    records.append({"chosen": f"{H} same{A} x", "rejected": f"{H} same{A} x "})
+    records.append({"chosen": f"{H} one{A} x", "rejected": f"{H} two{A} y"})
+    data = load_hh_rlhf(_write_jsonl(tmp_path / "hh.jsonl.gz", records, gz=True), random_state=3)
+    _check_bunch(data)
+    assert data.skipped == {"identical_responses": 1, "no_shared_prompt": 1}
+    assert data.y.sum() == 5  # floor(11 / 2)
+    for (prompt, a, b), label in zip(data.X, data.y, strict=True):
+        preferred = (a, b)[label]
+        assert preferred.startswith(" good") and prompt.endswith(A)
+    again = load_hh_rlhf(tmp_path / "hh.jsonl.gz", random_state=3)
+    np.testing.assert_array_equal(again.y, data.y)
+    other = load_hh_rlhf(tmp_path / "hh.jsonl.gz", random_state=4)
+    assert not np.array_equal(other.y, data.y)
+
+
+def test_hh_loader_names_file_and_line_of_malformed_records(tmp_path):
+    good = json.dumps({"chosen": f"{H} q{A} a", "rejected": f"{H} q{A} b"})
+    path = _write_jsonl(tmp_path / "bad.jsonl", [good, "", "{not json"])
+    with pytest.raises(MalformedRecordError, match=r"bad.jsonl, line 3: not valid JSON"):
+        load_hh_rlhf(path)
+    path = _write_jsonl(tmp_path / "bad2.jsonl", [good, json.dumps({"chosen": "x"})])
+    with pytest.raises(MalformedRecordError, match=r"bad2.jsonl, line 2: missing field 'rejected'"):
+        load_hh_rlhf(path)
+    path = _write_jsonl(tmp_path / "bad3.jsonl", [json.dumps({"chosen": 1, "rejected": "x"})])
+    with pytest.raises(
+        MalformedRecordError, match=r"line 1: field 'chosen' should be str, got int"
+    ):
+        load_hh_rlhf(path)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nope\.jsonl"):
+        load_hh_rlhf(tmp_path / "nope.jsonl")
+
+
+# ---------------------------------------------------------------- summarize-from-feedback
+def _tldr(i, choice=0, a="x", b="y"):
+    info = {"id": f"t3_{i}", "post": f"post {i}", "title": "T", "subreddit": "s"}
+    return {"info": info, "summaries": [{"text": a}, {"text": b}], "choice": choice}
+
+
+def test_summarize_loader_labels_groups_and_skips(tmp_path):
+    records = [_tldr(1, 0), _tldr(1, 1, "u", "v"), _tldr(2, 1), _tldr(3, 0, "same", " same")]
+    cnn = {
+        "info": {"id": "cnn1", "site": "x", "title": "T", "article": "A"},
+        "summaries": [{"text": "p"}, {"text": "q"}],
+        "choice": 1,
+    }
+    data = load_summarize_from_feedback(_write_jsonl(tmp_path / "c.jsonl", [*records, cnn]))
+    _check_bunch(data)
+    assert data.y.tolist() == [0, 1, 1, 1]
+    assert data.groups.tolist() == ["t3_1", "t3_1", "t3_2", "cnn1"]
+    assert data.skipped == {"identical_responses": 1}
+    assert data.X[0, 0] == "SUBREDDIT: r/s\nTITLE: T\nPOST: post 1\nTL;DR:"
+    assert data.X[3, 0] == "TITLE: T\nARTICLE: A\nTL;DR:"
+    assert tuple(data.X[1, 1:]) == ("u", "v")
+
+
+@pytest.mark.parametrize(
+    ("record", "match"),
+    [
+        (_tldr(1, 2), r"line 1: 'choice' should be 0 or 1, got 2"),
+        ({**_tldr(1), "summaries": [{"text": "x"}]}, "should hold 2 summaries, got 1"),
+        ({**_tldr(1), "info": {"id": "x"}}, "neither 'post'"),
+        ({"summaries": [], "choice": 0}, "missing field 'info'"),
+    ],
+)
+def test_summarize_loader_malformed(tmp_path, record, match):
+    with pytest.raises(MalformedRecordError, match=match):
+        load_summarize_from_feedback(_write_jsonl(tmp_path / "c.jsonl", [record]))
+
+
+# ---------------------------------------------------------------- generic tables
+def test_generic_csv_labelled_layout_with_ties_and_custom_columns(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "q": ["p1", "p2", "p3", "p4"],
+            "x": ["a", "a", "a", "s"],
+            "z": ["b", "b", "b", "s"],
+            "win": ["1", "0", "tie", "0"],
+            "post": ["g1", "g1", "g2", "g3"],
+        }
+    )
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    data = load_preference_file(
+        tmp_path / "t.csv",
+        prompt_column="q",
+        response_a_column="x",
+        response_b_column="z",
+        label_column="win",
+        group_column="post",
+    )
+    _check_bunch(data)
+    assert data.y.tolist() == [1, 0]
+    assert data.groups.tolist() == ["g1", "g1"]
+    assert data.skipped == {"tie": 1, "identical_responses": 1}
+
+
+def test_generic_parquet_and_jsonl_chosen_rejected_layouts_agree(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "prompt": [f"p{i}" for i in range(9)],
+            "chosen": [f"good{i}" for i in range(9)],
+            "rejected": [f"bad{i}" for i in range(9)],
+        }
+    )
+    frame.to_parquet(tmp_path / "t.parquet")
+    _write_jsonl(tmp_path / "t.jsonl", frame.to_dict(orient="records"))
+    from_parquet = load_preference_file(tmp_path / "t.parquet", random_state=1)
+    from_jsonl = load_preference_file(tmp_path / "t.jsonl", format="jsonl", random_state=1)
+    _check_bunch(from_parquet)
+    np.testing.assert_array_equal(from_parquet.X, from_jsonl.X)
+    np.testing.assert_array_equal(from_parquet.y, from_jsonl.y)
+    assert from_parquet.y.sum() == 4
+    for (_, a, b), label in zip(from_parquet.X, from_parquet.y, strict=True):
+        assert (a, b)[label].startswith("good")
+
+
+@pytest.mark.parametrize(
+    ("rows", "match"),
+    [
+        (
+            [{"prompt": "p", "response_a": "a", "response_b": "b", "label": 2}],
+            r"line 1: the label should be 0 or 1",
+        ),
+        (
+            [{"prompt": "p", "response_a": "a", "response_b": None, "label": 0}],
+            "'response_b' should hold text",
+        ),
+        ([{"prompt": "p", "a": "a", "b": "b"}], "found neither the columns"),
+    ],
+)
+def test_generic_malformed(tmp_path, rows, match):
+    with pytest.raises(MalformedRecordError, match=match):
+        load_preference_file(_write_jsonl(tmp_path / "t.jsonl", rows))
+
+
+def test_generic_bad_format_and_unknown_extension(tmp_path):
+    with pytest.raises(ValueError, match="format must be one of"):
+        load_preference_file(tmp_path / "x.csv", format="xml")
+    (tmp_path / "x.txt").write_text("hi")
+    with pytest.raises(ValueError, match="Cannot tell the format"):
+        load_preference_file(tmp_path / "x.txt")
+
+
+def test_hf_loader_names_the_extra_when_datasets_is_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "datasets", None)  # makes `import datasets` fail
+    with pytest.raises(ImportError, match=r"skbalpm\[hf\]"):
+        load_hf_dataset("Anthropic/hh-rlhf")
+
+
+# ---------------------------------------------------------------- real data
+@pytest.mark.real_data
+@pytest.mark.parametrize(
+    ("name", "n_records"),
+    [
+        ("harmless-base", 2312),
+        ("helpful-base", 2354),
+        ("helpful-online", 1137),
+        ("helpful-rejection-sampled", 2749),
+    ],
+)
+def test_real_hh_rlhf_counts(shared_data_dir, name, n_records):
+    data = load_hh_rlhf(shared_data_dir / "hh-rlhf" / f"{name}-test.jsonl.gz")
+    _check_bunch(data)
+    assert data.n_records == n_records
+    assert abs(data.y.mean() - 0.5) <= 0.5 / len(data.y) + 1e-12
+    # every prompt ends in an assistant turn and no kept pair has identical responses
+    assert all(p.endswith(A) for p in data.X[:, 0])
+    assert not any(a.strip() == b.strip() for a, b in data.X[:, 1:])
+
+
+@pytest.mark.real_data
+def test_real_hh_rlhf_pooled(shared_data_dir):
+    names = ["helpful-base", "helpful-online", "helpful-rejection-sampled"]
+    paths = [shared_data_dir / "hh-rlhf" / f"{n}-test.jsonl.gz" for n in names]
+    data = load_hh_rlhf(paths)
+    _check_bunch(data)
+    assert data.n_records == 2354 + 1137 + 2749
+    assert np.bincount(data.file_index).tolist() == [load_hh_rlhf(p).y.size for p in paths]
+
+
+@pytest.mark.real_data
+def test_real_tldr(shared_data_dir):
+    path = shared_data_dir / "summarize-from-feedback" / "tldr-batch13.jsonl"
+    data = load_summarize_from_feedback(path)
+    _check_bunch(data)
+    assert data.n_records == 1097
+    assert len(set(data.groups)) == 905
+    # independent count of the labels straight from the file
+    choices = [json.loads(line)["choice"] for line in path.open()]
+    np.testing.assert_array_equal(data.y, choices)
+
+
+@pytest.mark.real_data
+def test_real_pandalm_and_llmbar(shared_data_dir):
+    pandalm = load_pandalm(shared_data_dir / "pandalm" / "testset-v1.json")
+    _check_bunch(pandalm)
+    assert pandalm.n_records == 999
+    assert pandalm.skipped.get("tie", 0) > 0
+    files = sorted((shared_data_dir / "llmbar").glob("*.json"))
+    llmbar = load_llmbar(files)
+    _check_bunch(llmbar)
+    assert llmbar.n_records == sum(len(json.loads(f.read_text())) for f in files)
+    first = json.loads(files[0].read_text())[0]
+    assert llmbar.y[0] == first["label"] - 1
+
+
+# ---------------------------------------------------------------- synthetic
+@settings(max_examples=15, deadline=None)
+@given(
+    n_samples=st.integers(2, 60),
+    d=st.integers(2, 8),
+    n_topics=st.integers(1, 20),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_synthetic_shapes_and_contract(n_samples, d, n_topics, seed):
+    data = make_synthetic_preferences(n_samples, d, n_topics, random_state=seed)
+    assert data.X.shape == (n_samples, 3 * d) and data.X.dtype == np.float32
+    assert set(np.unique(data.y)) <= {0, 1}
+    np.testing.assert_allclose(np.linalg.norm(data.X[:, 2 * d :], axis=1), 1.0, rtol=1e-5)
+    assert 0.5 <= data.bayes_accuracy <= 1.0 and data.bayes_log_likelihood <= 0
+    assert data.groups.max() < n_topics
+    again = make_synthetic_preferences(n_samples, d, n_topics, random_state=seed)
+    np.testing.assert_array_equal(again.X, data.X)
+    np.testing.assert_array_equal(again.y, data.y)
+
+
+def test_synthetic_bayes_figures_match_sampled_labels():
+    data = make_synthetic_preferences(20000, 8, 30, random_state=0)
+    # the true model's accuracy on the sampled labels is close to its expectation
+    predicted = (data.proba_a < 0.5).astype(int)
+    assert abs((predicted == data.y).mean() - data.bayes_accuracy) < 0.015
+    p = np.where(data.y == 0, data.proba_a, 1 - data.proba_a)
+    assert abs(np.log(p).mean() - data.bayes_log_likelihood) < 0.02
+
+
+def test_synthetic_topics_are_power_law_and_prompts_near_duplicates():
+    data = make_synthetic_preferences(5000, 16, 100, topic_size_exponent=1.1, random_state=1)
+    counts = np.bincount(data.groups, minlength=100)
+    assert counts[:5].sum() > 0.3 * 5000  # a few big topics...
+    assert (counts > 0).sum() > 60  # ...and a long tail
+    prompts = data.X[:, 32:]
+    big = prompts[data.groups == 0]
+    assert (big @ big.T).min() > 0.9  # near-duplicate prompts within a topic
+
+
+def test_synthetic_reward_is_a_function_of_the_visible_feature():
+    # swapping a and b must flip P(a preferred): the reward sees only its own block
+    data = make_synthetic_preferences(50, 6, 5, random_state=2)
+    np.testing.assert_allclose(data.proba_a, 1 / (1 + np.exp(-(data.reward_a - data.reward_b))))
+
+
+def test_synthetic_text_mode():
+    data = make_synthetic_preferences(40, n_topics=10, return_text=True, random_state=0)
+    assert data.X.shape == (40, 3) and data.X.dtype == object
+    assert all(isinstance(v, str) and v for v in data.X.ravel())
+    assert 0.5 < data.bayes_accuracy < 1
+    with pytest.raises(ValueError, match="at most"):
+        make_synthetic_preferences(10, n_topics=1000, return_text=True)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_samples": 1}, "n_samples"),
+        ({"prompt_weight": 1.0}, "prompt_weight"),
+        ({"n_topics": 0}, "n_topics"),
+        ({"topic_size_exponent": -1}, "exponent"),
+    ],
+)
+def test_synthetic_bad_params(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_synthetic_preferences(**kwargs)
