@@ -7,12 +7,14 @@ dataset loaders and a benchmark harness.
 
 from skbalpm._features import FEATURE_LAYOUTS, split_feature_blocks, swap_response_blocks
 from skbalpm._raw import RAW_COLUMNS, as_raw_triples
+from skbalpm.embedding import PreferencePairEmbedder
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "FEATURE_LAYOUTS",
     "RAW_COLUMNS",
+    "PreferencePairEmbedder",
     "__version__",
     "as_raw_triples",
     "split_feature_blocks",
