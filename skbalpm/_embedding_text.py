@@ -9,9 +9,9 @@ When an input is longer than the model's window, tokens are removed, never chara
 1. from the **left of the prompt** first (the end of a conversation is what the responses
    answer);
 2. only when the response alone does not fit, from the response: its start is kept, but if
-   the two responses of a pair agree on everything that would be kept, half of the
-   response budget moves to a window around the first point where they differ, so that
-   two different responses never become the same model input.
+   the two responses of a pair agree (token for token) on everything that would be kept,
+   half of the response budget moves to a window around the first token where they
+   differ, so that two different responses never become the same model input.
 """
 
 from __future__ import annotations
@@ -99,27 +99,43 @@ def fill_template(template: str, prompt: str, response: str | None = None):
     return "".join(parts), spans[PROMPT_FIELD], spans.get(RESPONSE_FIELD)
 
 
-def common_prefix_length(first: str, second: str) -> int | None:
-    """Number of leading characters two responses share; None when they are equal.
+def split_token_roles(offsets, special_tokens_mask, prompt_span, response_span):
+    """Positions of the tokens that lie wholly inside the prompt and inside the response.
+
+    Special tokens, template text and tokens straddling a boundary belong to neither and
+    are never removed.
 
     Parameters
     ----------
-    first, second : str
-        The two responses of a pair.
+    offsets : sequence of (int, int)
+        Character span of each token (a fast tokenizer's ``offset_mapping``).
+    special_tokens_mask : sequence of int
+        1 for special tokens.
+    prompt_span : (int, int)
+        Character span of the prompt.
+    response_span : (int, int) or None
+        Character span of the response, or None.
 
     Returns
     -------
-    n_common : int or None
+    in_prompt, in_response : list of int
+        Token positions, increasing.
 
     Examples
     --------
-    >>> common_prefix_length("Yes, sure.", "Yes, no."), common_prefix_length("a", "a")
-    (5, None)
+    >>> split_token_roles([(0, 0), (0, 2), (2, 4), (4, 6), (0, 0)], [1, 0, 0, 0, 1],
+    ...                   (0, 2), (4, 6))
+    ([1], [3])
     """
-    if first == second:
-        return None
-    pairs = zip(first, second, strict=False)
-    return next((i for i, (x, y) in enumerate(pairs) if x != y), min(len(first), len(second)))
+    in_prompt, in_response = [], []
+    for index, ((start, end), special) in enumerate(zip(offsets, special_tokens_mask, strict=True)):
+        if special or end <= start:
+            continue
+        if prompt_span[0] <= start and end <= prompt_span[1]:
+            in_prompt.append(index)
+        elif response_span is not None and response_span[0] <= start and end <= response_span[1]:
+            in_response.append(index)
+    return in_prompt, in_response
 
 
 def truncate_tokens(
@@ -129,7 +145,7 @@ def truncate_tokens(
     prompt_span,
     response_span,
     max_length: int,
-    diff_char: int | None = None,
+    partner_response_ids=None,
 ) -> list[int]:
     """Shorten one tokenized model input to ``max_length`` tokens (see module docstring).
 
@@ -148,10 +164,9 @@ def truncate_tokens(
         Character span of the response, or None for the prompt-alone input.
     max_length : int
         The model's window in tokens.
-    diff_char : int or None, default=None
-        Position, counted from the start of the response, of the first character where
-        it differs from the other response of its pair (its length when it is a prefix of
-        the other); None when the pair's responses are equal.
+    partner_response_ids : sequence of int or None, default=None
+        Token ids of the other response of the pair (its tokens inside its response span,
+        see :func:`split_token_roles`); None when the two responses are equal.
 
     Returns
     -------
@@ -161,11 +176,11 @@ def truncate_tokens(
     Raises
     ------
     ValueError
-        If the template text and special tokens alone exceed ``max_length``.
+        If the template text and special tokens alone leave no room within ``max_length``.
 
     Examples
     --------
-    Tokens 1-3 are the prompt, 4 is template text, 5-6 the response; the window of 5
+    Tokens 1-3 are the prompt, 4 is template text, 5-6 the response; the window of 6
     tokens drops the first two prompt tokens:
 
     >>> truncate_tokens([0, 1, 2, 3, 4, 5, 6, 9],
@@ -176,55 +191,48 @@ def truncate_tokens(
     n_tokens = len(input_ids)
     if n_tokens <= max_length:
         return list(input_ids)
-    in_prompt, in_response = [], []
-    for index, ((start, end), special) in enumerate(zip(offsets, special_tokens_mask, strict=True)):
-        if special:
-            continue
-        if prompt_span[0] <= start and end <= prompt_span[1] and end > start:
-            in_prompt.append(index)
-        elif response_span is not None and response_span[0] <= start and end <= response_span[1]:
-            if end > start:
-                in_response.append(index)
+    in_prompt, in_response = split_token_roles(
+        offsets, special_tokens_mask, prompt_span, response_span
+    )
     excess = n_tokens - max_length
     n_drop_prompt = min(excess, len(in_prompt))
     dropped = set(in_prompt[:n_drop_prompt])  # from the left: keep the prompt's end
     excess -= n_drop_prompt
     if excess > 0:
-        if len(in_response) - excess < 1:
+        n_keep = len(in_response) - excess
+        if n_keep < 1:
             n_fixed = n_tokens - len(in_prompt) - len(in_response)
             raise ValueError(
                 f"The template text and special tokens alone take {n_fixed} tokens, which "
                 f"leaves no room for the text within max_length={max_length}; use a shorter "
                 "template or a larger max_length."
             )
-        dropped.update(
-            _response_tokens_to_drop(in_response, offsets, response_span, excess, diff_char)
-        )
+        response_ids = [input_ids[i] for i in in_response]
+        kept = _kept_response_positions(response_ids, partner_response_ids, n_keep)
+        dropped.update(in_response[i] for i in set(range(len(in_response))) - set(kept))
     return [token for index, token in enumerate(input_ids) if index not in dropped]
 
 
-def _response_tokens_to_drop(in_response, offsets, response_span, excess, diff_char):
-    """Indices of response tokens to drop when the response alone overflows."""
-    n_keep = len(in_response) - excess  # >= 1: checked by the caller
-    if diff_char is None:
-        first_diff = len(in_response)  # identical responses: nothing to keep apart
-    else:
-        absolute = response_span[0] + diff_char
-        # first response token that reaches past the last shared character
-        first_diff = next(
-            (i for i, index in enumerate(in_response) if offsets[index][1] > absolute),
-            len(in_response),
-        )
-    if diff_char is None or first_diff < n_keep:
-        kept = in_response[:n_keep]  # the start already tells the two responses apart
-    else:
-        # Head of the response + a window around the first difference. Both responses of
-        # the pair get the same head and the same window start, so they differ inside it.
-        n_head = n_keep // 2
-        n_window = n_keep - n_head
-        start = max(n_head, first_diff - n_window // 4)
-        kept = in_response[:n_head] + in_response[start : start + n_window]
-    return set(in_response) - set(kept)
+def _kept_response_positions(response_ids, partner_response_ids, n_keep) -> list[int]:
+    """Which of a response's tokens to keep when only ``n_keep`` of them fit."""
+    if partner_response_ids is None:
+        return list(range(n_keep))  # equal responses: nothing to keep apart
+    # number of leading tokens the two responses share
+    pairs = zip(response_ids, partner_response_ids, strict=False)
+    n_shared = next(
+        (i for i, (x, y) in enumerate(pairs) if x != y),
+        min(len(response_ids), len(partner_response_ids)),
+    )
+    if n_shared < n_keep:
+        return list(range(n_keep))  # the start already tells the two apart
+    # Head of the response + a window that starts just before the first differing token.
+    # Both responses get the same head and window start (they depend on n_shared and
+    # n_keep only), so the first differing token lies inside both windows.
+    n_head = n_keep // 2
+    n_window = n_keep - n_head
+    start = max(n_head, n_shared - n_window // 4)
+    window = range(start, min(start + n_window, len(response_ids)))
+    return [*range(n_head), *window]
 
 
 def sort_order(lengths, tie_keys) -> np.ndarray:
@@ -237,8 +245,8 @@ def sort_order(lengths, tie_keys) -> np.ndarray:
     ----------
     lengths : sequence of int
         Token counts.
-    tie_keys : sequence of bytes
-        Content keys of the inputs.
+    tie_keys : sequence of comparable
+        Content keys of the inputs (e.g. the token ids as tuples).
 
     Returns
     -------

@@ -13,9 +13,9 @@ from tqdm.auto import tqdm
 from skbalpm import _embedding_backends as backends
 from skbalpm._embedding_cache import EmbeddingCache, default_cache_dir, namespace_key, text_key
 from skbalpm._embedding_text import (
-    common_prefix_length,
     fill_template,
     sort_order,
+    split_token_roles,
     truncate_tokens,
     validate_template,
 )
@@ -99,11 +99,12 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
     Notes
     -----
     The cache key of an input is (model fingerprint, backend and pooling, templates,
-    ``max_length``, ``normalize``, dtype, exact prompt and response text, and where the
-    response first differs from its partner -- which only matters when a response alone
-    overflows the window). The cache is safe for several processes on one local file
-    system and never serves a torn entry. Pickling or cloning the embedder never copies
-    the model weights; a fully cached transform does not load the model at all.
+    ``max_length``, ``normalize``, dtype, and the exact prompt, response and partner
+    response texts -- the partner matters when a response alone overflows the window, as
+    the kept tokens then depend on where the two responses differ). The cache is safe
+    for several processes on one local file system and never serves a torn entry.
+    Pickling or cloning the embedder never copies the model weights; a fully cached
+    transform does not load the model at all.
 
     References
     ----------
@@ -222,7 +223,7 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
                         found[i] = True
             missing = np.flatnonzero(~found)
             if missing.size:
-                computed = self._embed([specs[i] for i in missing], [keys[i] for i in missing])
+                computed = self._embed([specs[i] for i in missing])
                 vectors[missing] = computed
                 if cache is not None and cache.enabled:
                     cache.put([keys[i] for i in missing], computed)
@@ -328,58 +329,97 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
             self._loaded_backend = loaded
         return loaded
 
-    def _embed(self, specs, keys) -> np.ndarray:
+    def _embed(self, specs) -> np.ndarray:
         """Tokenize, truncate, sort by length, batch and run the model -> (n, d) float32."""
         backend = self._get_backend()
-        input_ids = self._tokenize(backend, specs)
-        order = sort_order([len(ids) for ids in input_ids], keys)
-        vectors = np.empty((len(specs), self.embedding_dim_), dtype=np.float32)
+        # inputs that end up as the same token ids (e.g. one response with two partners,
+        # neither overflowing) reach the model once
+        unique_ids: dict[tuple, int] = {}
+        input_of_spec = np.array(
+            [
+                unique_ids.setdefault(tuple(ids), len(unique_ids))
+                for ids in self._tokenize(backend, specs)
+            ],
+            dtype=np.intp,
+        )
+        input_ids = list(unique_ids)
+        # ties broken by the ids themselves: batches depend on the set of inputs only
+        order = sort_order([len(ids) for ids in input_ids], input_ids)
+        unique_vectors = np.empty((len(input_ids), self.embedding_dim_), dtype=np.float32)
         batch_starts = range(0, len(order), self.batch_size)
         for start in tqdm(batch_starts, desc="embedding", unit="batch", disable=not self.verbose):
             rows = order[start : start + self.batch_size]
-            out = backend.embed([input_ids[i] for i in rows])
+            out = backend.embed([list(input_ids[i]) for i in rows])
             if out.shape[1] != self.embedding_dim_:
                 raise ValueError(
                     f"The model returned {out.shape[1]}-d vectors but its config files say "
                     f"{self.embedding_dim_}; refit the embedder."
                 )
-            vectors[rows] = out
+            unique_vectors[rows] = out
+        vectors = unique_vectors[input_of_spec]
         if self.normalize:
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
             vectors /= np.maximum(norms, np.finfo(np.float32).tiny)
         return vectors
 
     def _tokenize(self, backend, specs) -> list[list[int]]:
-        """Fill the templates, tokenize with offsets and truncate on token ids."""
-        filled = []
-        for kind, prompt, response, diff_char in specs:
-            template = self.pair_template if kind == "pair" else self.prompt_template
-            text, prompt_span, response_span = fill_template(template, prompt, response)
-            filled.append((text, prompt_span, response_span, diff_char))
+        """Fill the templates, tokenize with offsets and truncate on token ids.
+
+        A pair input is truncated knowing its partner's tokens (so that two different
+        responses stay different), hence partners are tokenized too.
+        """
+        jobs = []  # (own filled text, partner filled text or None)
+        for kind, prompt, response, partner in specs:
+            if kind == "prompt":
+                jobs.append((fill_template(self.prompt_template, prompt), None))
+                continue
+            own = fill_template(self.pair_template, prompt, response)
+            other = None if partner is None else fill_template(self.pair_template, prompt, partner)
+            jobs.append((own, other))
+        texts = list(dict.fromkeys(f[0] for job in jobs for f in job if f is not None))
+        encoded = self._encode_texts(backend, texts)
         input_ids = []
-        for start in range(0, len(filled), _TOKENIZE_CHUNK):
-            chunk = filled[start : start + _TOKENIZE_CHUNK]
-            encoded = backend.tokenizer(
-                [text for text, *_ in chunk],
+        for (text, prompt_span, response_span), other in jobs:
+            ids, offsets, special = encoded[text]
+            partner_ids = None
+            if other is not None:
+                p_ids, p_offsets, p_special = encoded[other[0]]
+                _, p_response = split_token_roles(p_offsets, p_special, other[1], other[2])
+                partner_ids = [p_ids[i] for i in p_response]
+            input_ids.append(
+                truncate_tokens(
+                    ids,
+                    offsets,
+                    special,
+                    prompt_span,
+                    response_span,
+                    backend.max_length,
+                    partner_ids,
+                )
+            )
+        return input_ids
+
+    @staticmethod
+    def _encode_texts(backend, texts) -> dict:
+        """text -> (input_ids, offsets, special_tokens_mask), untruncated."""
+        encoded = {}
+        for start in range(0, len(texts), _TOKENIZE_CHUNK):
+            chunk = texts[start : start + _TOKENIZE_CHUNK]
+            out = backend.tokenizer(
+                chunk,
                 add_special_tokens=True,
                 return_offsets_mapping=True,
                 return_special_tokens_mask=True,
                 truncation=False,
                 verbose=False,
             )
-            for i, (_, prompt_span, response_span, diff_char) in enumerate(chunk):
-                input_ids.append(
-                    truncate_tokens(
-                        encoded["input_ids"][i],
-                        encoded["offset_mapping"][i],
-                        encoded["special_tokens_mask"][i],
-                        prompt_span,
-                        response_span,
-                        backend.max_length,
-                        diff_char,
-                    )
+            for i, text in enumerate(chunk):
+                encoded[text] = (
+                    out["input_ids"][i],
+                    out["offset_mapping"][i],
+                    out["special_tokens_mask"][i],
                 )
-        return input_ids
+        return encoded
 
 
 def _distinct_inputs(triples):
@@ -388,18 +428,21 @@ def _distinct_inputs(triples):
     Returns
     -------
     specs : list of tuple
-        ``("pair", prompt, response, diff_char)`` or ``("prompt", prompt, None, None)``.
+        ``("pair", prompt, response, partner)`` (partner: the pair's other response, None
+        when both are equal) or ``("prompt", prompt, None, None)``.
     index_N3 : ndarray of int, shape (n, 3)
         Position in ``specs`` of the a, b and prompt input of every row.
     """
     position: dict[tuple, int] = {}
     index_N3 = np.empty((triples.shape[0], 3), dtype=np.intp)
     for row, (prompt, response_a, response_b) in enumerate(triples):
-        diff_a = common_prefix_length(response_a, response_b)
+        # The partner is part of an input's identity: truncation of an overlong response
+        # depends on where it differs from its partner.
+        equal = response_a == response_b
         for column, spec in enumerate(
             (
-                ("pair", prompt, response_a, diff_a),
-                ("pair", prompt, response_b, diff_a),  # symmetric: same shared prefix
+                ("pair", prompt, response_a, None if equal else response_b),
+                ("pair", prompt, response_b, None if equal else response_a),
                 ("prompt", prompt, None, None),
             )
         ):
