@@ -18,6 +18,7 @@ from skbalpm.acquisition import (
     SoftmaxBALDQueryStrategy,
     SoftRankBALDQueryStrategy,
 )
+from skbalpm.embedding import PreferencePairEmbedder
 from skbalpm.ensemble import PreferenceEnsembleClassifier
 
 __version__ = "0.1.0.dev0"
@@ -32,6 +33,7 @@ __all__ = [
     "PowerBALDQueryStrategy",
     "PredictiveEntropyQueryStrategy",
     "PreferenceEnsembleClassifier",
+    "PreferencePairEmbedder",
     "RandomQueryStrategy",
     "SoftRankBALDQueryStrategy",
     "SoftmaxBALDQueryStrategy",

@@ -1,0 +1,141 @@
+"""Throughput of PreferencePairEmbedder against SentenceTransformer.encode, and the cache.
+
+Measures, in one run on the same texts (HH-RLHF helpful-base test pairs):
+
+1. pairs/s of ``PreferencePairEmbedder.transform`` (cache off) against a direct
+   ``SentenceTransformer.encode`` of the same distinct texts (two responses with their
+   prompt, and the prompt alone), with the same batch size; target ratio >= 0.9;
+2. the speed-up of a fully cached second transform over the first (uncached) one;
+   target >= 50x.
+
+Usage: ``python benchmarks/bench_embedding.py [--n-pairs 300] [--data ../shared/data]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from skbalpm import PreferencePairEmbedder
+from skbalpm._embedding_backends import resolve_model_path
+from skbalpm._embedding_text import fill_template
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"
+    return (
+        f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), {gpu}"
+    )
+
+
+def hh_rlhf_pairs(path: Path, n_pairs: int) -> np.ndarray:
+    marker = "\n\nAssistant:"
+    pairs = []
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            cut_c = record["chosen"].rfind(marker) + len(marker)
+            cut_r = record["rejected"].rfind(marker) + len(marker)
+            prompt = record["chosen"][:cut_c]
+            if prompt == record["rejected"][:cut_r]:
+                pairs.append(
+                    (prompt, record["chosen"][cut_c:].strip(), record["rejected"][cut_r:].strip())
+                )
+            if len(pairs) == n_pairs:
+                break
+    return np.array(pairs, dtype=object)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-pairs", type=int, default=300)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data"
+    )
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+
+    X = hh_rlhf_pairs(args.data / "hh-rlhf" / "helpful-base-test.jsonl.gz", args.n_pairs)
+    print(f"machine: {machine()}")
+    print(f"data: {len(X)} HH-RLHF helpful-base test pairs, batch size {args.batch_size}")
+
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(
+        str(resolve_model_path("default")), device=args.device, local_files_only=True
+    )
+    embedder = PreferencePairEmbedder(
+        batch_size=args.batch_size, device=args.device, cache_dir=None
+    ).fit(X)
+    template = embedder.pair_template
+    texts = list(
+        dict.fromkeys(
+            text
+            for prompt, a, b in X
+            for text in (
+                fill_template(template, prompt, a)[0],
+                fill_template(template, prompt, b)[0],
+                prompt,
+            )
+        )
+    )
+    print(f"distinct texts: {len(texts)}")
+
+    # warm both paths once (model load, allocator), then time them alternately
+    embedder.transform(X[:8])
+    model.encode(texts[:8], batch_size=args.batch_size)
+    times_direct, times_embedder = [], []
+    for _ in range(2):
+        start = time.perf_counter()
+        model.encode(texts, batch_size=args.batch_size, convert_to_numpy=True)
+        times_direct.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        embedder.transform(X)
+        times_embedder.append(time.perf_counter() - start)
+    t_direct, t_embedder = min(times_direct), min(times_embedder)
+    print(f"SentenceTransformer.encode: {len(X) / t_direct:8.1f} pairs/s ({t_direct:.2f} s)")
+    print(f"PreferencePairEmbedder:     {len(X) / t_embedder:8.1f} pairs/s ({t_embedder:.2f} s)")
+    print(f"ratio embedder / direct:    {t_direct / t_embedder:8.2f}  (target >= 0.9)")
+
+    with tempfile.TemporaryDirectory() as cache_dir:
+        cached = PreferencePairEmbedder(
+            batch_size=args.batch_size, device=args.device, cache_dir=cache_dir
+        ).fit(X)
+        cached._get_backend()  # load the model outside the timing: compare compute only
+        start = time.perf_counter()
+        first = cached.transform(X)
+        t_first = time.perf_counter() - start
+        fresh = PreferencePairEmbedder(
+            batch_size=args.batch_size, device=args.device, cache_dir=cache_dir
+        ).fit(X)  # a new instance: nothing in memory, the model is never loaded
+        start = time.perf_counter()
+        second = fresh.transform(X)
+        t_second = time.perf_counter() - start
+        assert first.tobytes() == second.tobytes()
+        assert getattr(fresh, "_loaded_backend", None) is None
+    print(f"first transform (fills cache): {t_first:.3f} s")
+    print(f"second transform (all cached): {t_second:.4f} s")
+    print(f"cache speed-up:             {t_first / t_second:8.1f}x (target >= 50x)")
+
+
+if __name__ == "__main__":
+    main()
