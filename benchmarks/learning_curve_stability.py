@@ -1,0 +1,101 @@
+"""Random-order learning curve of PreferenceEnsembleClassifier on HH-RLHF helpful-base.
+
+Features: all-MiniLM-L6-v2 embeddings of prompt + response (cached under results/, see
+_hh_features.py). The pairs are split once (seed 0) into a training pool (1,000), a
+validation split (500, used only to choose the defaults: ``--tune``) and a test split
+(the rest, used only for the reported curve). For each of 5 seeds the pool is put in a
+random order and the classifier is fitted on its first n labels, n = 50 ... 1,000; the
+curve is the mean test log-likelihood of the ensemble-mean prediction (and accuracy).
+
+Run:  python benchmarks/learning_curve_stability.py            # report with the defaults
+      python benchmarks/learning_curve_stability.py --tune     # compare settings on val
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _hh_features import helpful_base_features
+
+from skbalpm.ensemble import PreferenceEnsembleClassifier
+
+LABEL_COUNTS = (50, 100, 200, 500, 1000)
+SEEDS = range(5)
+CANDIDATES = {
+    "paper-like (lr 3e-5, 4 epochs)": dict(learning_rate=3e-5, max_epochs=4),
+    "no early stopping, 30 epochs": dict(n_iter_no_change=None, max_epochs=30),
+    "defaults": {},
+}
+
+
+def splits():
+    X, y = helpful_base_features()
+    order = np.random.default_rng(0).permutation(len(y))
+    pool, val, test = order[:1000], order[1000:1500], order[1500:]
+    return X, y, pool, val, test
+
+
+def curve(X, y, pool, evaluation, params, seeds=SEEDS, counts=LABEL_COUNTS):
+    """Log-likelihood and accuracy arrays of shape (n_seeds, n_counts)."""
+    ll = np.zeros((len(seeds), len(counts)))
+    acc = np.zeros_like(ll)
+    for i, seed in enumerate(seeds):
+        ordered = np.random.default_rng(100 + seed).permutation(pool)
+        for j, n in enumerate(counts):
+            clf = PreferenceEnsembleClassifier(feature_layout="a|b", random_state=seed, **params)
+            clf.fit(X[ordered[:n]], y[ordered[:n]])
+            proba = clf.predict_proba(X[evaluation])
+            p_true = proba[np.arange(len(evaluation)), y[evaluation]]
+            ll[i, j] = np.log(np.clip(p_true, 1e-12, 1)).mean()
+            acc[i, j] = (clf.predict(X[evaluation]) == y[evaluation]).mean()
+    return ll, acc
+
+
+def print_curve(name, ll, acc, counts=LABEL_COUNTS):
+    print(f"\n{name}")
+    print(f"{'labels':>7} {'test LL mean':>13} {'± std':>7} {'min':>8} {'accuracy':>9}")
+    for j, n in enumerate(counts):
+        print(
+            f"{n:>7} {ll[:, j].mean():>13.4f} {ll[:, j].std():>7.4f} "
+            f"{ll[:, j].min():>8.4f} {acc[:, j].mean():>9.3f}"
+        )
+    rising = np.all(np.diff(ll.mean(axis=0)) > -0.002)
+    above = np.all(ll.mean(axis=0) > np.log(0.5))
+    print(
+        f"chance log(1/2) = {np.log(0.5):.4f}; mean never below chance: {above}; "
+        f"rises (no drop > 0.002): {rising}; worst single fit: {ll.min():.4f}"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tune", action="store_true", help="compare settings on val split")
+    args = parser.parse_args()
+    print(
+        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
+    )
+    X, y, pool, val, test = splits()
+    print(f"{len(y)} pairs: pool {len(pool)}, validation {len(val)}, test {len(test)}")
+    if args.tune:
+        for name, params in CANDIDATES.items():
+            start = time.perf_counter()
+            ll, acc = curve(X, y, pool, val, params, seeds=range(3))
+            print_curve(
+                f"[validation split] {name}  ({time.perf_counter() - start:.0f} s)", ll, acc
+            )
+    else:
+        ll, acc = curve(X, y, pool, test, {})
+        print_curve("[test split] defaults, 5 seeds", ll, acc)
+
+
+if __name__ == "__main__":
+    main()
