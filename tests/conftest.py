@@ -25,6 +25,32 @@ def shared_data_dir() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def embedding_cache_dir(tmp_path_factory) -> Path:
+    """One embedding cache for the whole test session.
+
+    The real-model tests embed the same real pairs with the same settings, so each text
+    passes through the model once per session; later transforms are cache look-ups.
+    """
+    return tmp_path_factory.mktemp("embedding-cache")
+
+
+@pytest.fixture(scope="session")
+def hh_helpful_sample(shared_data_dir):
+    """200 real HH-RLHF helpful-base pairs (raw triples, labels), drawn with a fixed seed."""
+    import numpy as np
+
+    from skbalpm.datasets import load_hh_rlhf
+
+    data = load_hh_rlhf(shared_data_dir / "hh-rlhf" / "helpful-base-test.jsonl.gz", random_state=0)
+    rows = np.random.default_rng(0).choice(len(data.y), size=200, replace=False)
+    return data.X[rows], data.y[rows]
+
+
+HH_SAMPLE_MAX_LENGTH = 128
+"""Token window used by every real-model test on ``hh_helpful_sample`` (shares the cache)."""
+
+
 def pytest_collection_modifyitems(config, items):
     """Skip ``gpu`` tests where no CUDA device is present: the only tests CI may skip."""
     import torch

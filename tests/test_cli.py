@@ -86,8 +86,6 @@ def test_format_detection_on_real_files(shared_data_dir):
 
 @pytest.mark.slow
 def test_tiny_synthetic_benchmark_end_to_end(tmp_path, capsys):
-    pytest.importorskip("skbalpm.ensemble")
-    pytest.importorskip("skbalpm.acquisition")
     argv = [
         "benchmark",
         "--synthetic-samples",

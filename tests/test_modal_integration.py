@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import HH_SAMPLE_MAX_LENGTH
 from sklearn.pipeline import make_pipeline
 
 from skbalpm import (
@@ -23,7 +24,6 @@ from skbalpm import (
     SoftmaxBALDQueryStrategy,
     SoftRankBALDQueryStrategy,
 )
-from skbalpm.datasets import load_hh_rlhf
 
 modal_models = pytest.importorskip("modAL.models", reason="needs the `modal` extra")
 
@@ -33,23 +33,21 @@ N_POOL, N_INITIAL, BATCH, ROUNDS = 160, 20, 10, 3
 
 
 @pytest.fixture(scope="module")
-def hh_pairs(shared_data_dir):
-    data = load_hh_rlhf(shared_data_dir / "hh-rlhf" / "helpful-base-test.jsonl.gz", random_state=0)
-    rng = np.random.default_rng(0)
-    rows = rng.choice(len(data.y), size=N_POOL, replace=False)
-    return data.X[rows], data.y[rows]
+def hh_pairs(hh_helpful_sample):
+    X, y = hh_helpful_sample
+    return X[:N_POOL], y[:N_POOL]
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    # One cache for the module: every round re-transforms the labelled set and the pool,
-    # which must cost a look-up, not a model pass.
-    return tmp_path_factory.mktemp("embedding-cache")
+def cache_dir(embedding_cache_dir):
+    # Every round re-transforms the labelled set and the pool: with the session's cache
+    # that costs a look-up, not a model pass.
+    return embedding_cache_dir
 
 
 def make_learner(strategy, X_init, y_init, cache_dir):
     pipeline = make_pipeline(
-        PreferencePairEmbedder(max_length=128, cache_dir=cache_dir),
+        PreferencePairEmbedder(max_length=HH_SAMPLE_MAX_LENGTH, cache_dir=cache_dir),
         PreferenceEnsembleClassifier(n_members=3, random_state=0),
     )
     return modal_models.ActiveLearner(
@@ -95,7 +93,9 @@ def test_active_learner_loop_teaches_queried_labels(strategy, hh_pairs, cache_di
 def test_balpm_reads_the_acquired_set_from_the_learner(hh_pairs, cache_dir):
     """BAL-PM's ball counts come from learner.X_training: an explicit X_acquired agrees."""
     X, y = hh_pairs
-    learner = make_learner(BALPMQueryStrategy(random_state=0), X[:N_INITIAL], y[:N_INITIAL], cache_dir)
+    learner = make_learner(
+        BALPMQueryStrategy(random_state=0), X[:N_INITIAL], y[:N_INITIAL], cache_dir
+    )
     pool = X[N_INITIAL:]
     via_learner, _ = learner.query(pool, n_instances=BATCH)
     explicit, _ = BALPMQueryStrategy(random_state=0)(

@@ -1,0 +1,61 @@
+"""End to end on raw text: Pipeline(PreferencePairEmbedder, PreferenceEnsembleClassifier)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import HH_SAMPLE_MAX_LENGTH
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+import skbalpm.embedding
+from skbalpm import PreferenceEnsembleClassifier, PreferencePairEmbedder
+
+pytestmark = [pytest.mark.real_data, pytest.mark.real_model, pytest.mark.slow]
+
+
+def make_raw_pipeline(cache_dir):
+    return make_pipeline(
+        PreferencePairEmbedder(max_length=HH_SAMPLE_MAX_LENGTH, cache_dir=cache_dir),
+        PreferenceEnsembleClassifier(n_members=3, random_state=0),
+    )
+
+
+def test_pipeline_fits_and_predicts_on_raw_hh_rlhf_pairs(hh_helpful_sample, embedding_cache_dir):
+    X, y = hh_helpful_sample
+    pipeline = make_raw_pipeline(embedding_cache_dir).fit(X[:150], y[:150])
+
+    proba = pipeline.predict_proba(X[150:])
+    assert proba.shape == (50, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert set(np.unique(pipeline.predict(X[150:]))) <= {0, 1}
+    member_probs = pipeline[-1].predict_member_proba(pipeline[:-1].transform(X[150:]))
+    assert member_probs.shape == (3, 50)
+    np.testing.assert_allclose(member_probs.mean(axis=0), proba[:, 0], rtol=1e-6)
+
+    # The label contract end to end: swapping the two responses swaps the columns.
+    swapped = X[150:][:, [0, 2, 1]]
+    np.testing.assert_allclose(pipeline.predict_proba(swapped), proba[:, ::-1], atol=1e-6)
+
+
+def test_clone_and_grid_search_are_served_by_the_cache(
+    hh_helpful_sample, embedding_cache_dir, monkeypatch
+):
+    X, y = hh_helpful_sample
+    pipeline = make_raw_pipeline(embedding_cache_dir)
+    pipeline.fit(X, y)  # fills the cache (a no-op where earlier tests already did)
+
+    def no_model_load(*args, **kwargs):
+        raise AssertionError("the embedding model was loaded although every text is cached")
+
+    monkeypatch.setattr(skbalpm.embedding.backends, "load_backend", no_model_load)
+    clone(pipeline).fit(X, y)
+    search = GridSearchCV(
+        pipeline,
+        {"preferenceensembleclassifier__weight_decay": [0.01, 1.0]},
+        cv=2,
+        scoring="neg_log_loss",
+    ).fit(X, y)
+    assert search.best_params_["preferenceensembleclassifier__weight_decay"] in (0.01, 1.0)
+    assert np.isfinite(search.best_score_)
