@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.spatial.distance import cdist
 from scipy.special import digamma
 
 from skbalpm.acquisition import BALPMQueryStrategy
@@ -92,14 +93,11 @@ def timed(fn, repeat=1):
 def naive_balpm(bald_N, prompts_ND, beta, k, d, n_pick):
     """The obvious way: exact float64 pairwise distances, the pool copied every pick."""
     P = prompts_ND.astype(np.float64)
-    sq = (P * P).sum(1)
-    # all-pairs distances, float64, in row chunks (N x N would not fit at large N)
+    # all-pairs distances as the reference code does them: exact elementwise float64
+    # differences (scipy cdist), chunked since N x N would not fit at large N
     radius = np.empty(len(P))
     for r0 in range(0, len(P), 1024):
-        chunk = P[r0 : r0 + 1024]
-        diff2 = sq[r0 : r0 + 1024, None] + sq[None, :] - 2 * chunk @ P.T
-        d2 = np.sqrt(np.maximum(diff2, 0.0))
-        radius[r0 : r0 + 1024] = np.sort(d2, axis=1)[:, k - 1]
+        radius[r0 : r0 + 1024] = np.sort(cdist(P[r0 : r0 + 1024], P), axis=1)[:, k - 1]
     pool_idx = np.arange(len(P))
     counts = np.zeros(len(P))  # the benchmark starts from an empty acquired set
     picks = []
