@@ -110,7 +110,8 @@ def naive_balpm(bald_N, prompts_ND, beta, k, d, n_pick):
         picked = pool[j]
         picks.append(int(pool_idx[j]))
         pool_idx = np.delete(pool_idx, j)
-        dist = np.sqrt(((P[pool_idx] - picked) ** 2).sum(axis=1))
+        # same distance routine as for the radii, so a point on a ball's rim counts
+        dist = cdist(P[pool_idx], picked[None, :])[:, 0]
         counts[pool_idx] += dist <= radius[pool_idx]
     return np.array(picks)
 
