@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from skbalpm.acquisition._base import BaseQueryStrategy
 from skbalpm.acquisition._knn import (
+    BallUpdater,
     KNNRadiusCache,
     _Points,
     _resolve_device,
@@ -70,6 +71,7 @@ class _GreedyKSG(BaseQueryStrategy):
         entropy_N = ksg_entropy_term(radius_N, counts_N, self.d)
         score_N = epistemic_N + weight * entropy_N
         available = np.ones(len(score_N), dtype=bool)
+        balls = BallUpdater(points, radius_N)
         picks = np.empty(n_instances, dtype=np.intp)
         parts = {name: np.empty(n_instances) for name in ("bald", "entropy_term", "radius")}
         parts["ball_count"] = np.empty(n_instances, dtype=np.int64)
@@ -83,8 +85,7 @@ class _GreedyKSG(BaseQueryStrategy):
             if b + 1 == n_instances or weight == 0:
                 continue
             # The new acquired point joins every ball that holds it: one distance row.
-            new_point = _Points(points.exact[i : i + 1].cpu().numpy(), points.device)
-            grown = np.flatnonzero(count_within(points, radius_N, new_point))
+            grown = balls.rows_containing(i)
             counts_N[grown] += 1
             entropy_N[grown] = ksg_entropy_term(radius_N[grown], counts_N[grown], self.d)
             score_N[grown] = epistemic_N[grown] + weight * entropy_N[grown]

@@ -21,7 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["KNNRadiusCache", "KNNResult", "count_within", "knn_search", "knn_search_faiss"]
+__all__ = [
+    "BallUpdater",
+    "KNNRadiusCache",
+    "KNNResult",
+    "count_within",
+    "knn_search",
+    "knn_search_faiss",
+]
 
 _DEFAULT_CHUNK = 2**23  # elements of one float32 distance block (32 MiB)
 _MIN_BLOCK_ROWS = 256
@@ -295,6 +302,40 @@ def count_within(pool_ND, radii_N, acquired_AD, *, device="cpu", chunk_size=_DEF
                 dist = torch.sqrt(pool.exact_sq(i, j, other=acquired))
                 counts.index_add_(0, i, (dist <= radii[i]).to(torch.int64))
     return counts.cpu().numpy()
+
+
+class BallUpdater:
+    """Which pool rows' balls hold a given pool row: one distance row per call.
+
+    For the greedy in-batch update of BAL-PM: the pool is held once (float32 copy for the
+    matrix-vector product, exact copy for the float64 re-check near the radius).
+
+    Parameters
+    ----------
+    points : _Points
+        The pool.
+    radii_N : ndarray of shape (n_pool,)
+        Ball radius of every pool row.
+    """
+
+    def __init__(self, points, radii_N):
+        self.points = points
+        self.radii = torch.as_tensor(np.asarray(radii_N, dtype=np.float64), device=points.device)
+        self.r2_32 = (self.radii * self.radii).float()
+        self.tol_32 = (points.tol_factor * points.sq64).float()
+
+    def rows_containing(self, i: int) -> np.ndarray:
+        """Positions of the rows x with ||phi(i) - phi(x)|| <= r(x) (exact)."""
+        p = self.points
+        with torch.no_grad(), _NoTF32():
+            d2 = p.sq32 + (p.sq32[i] - 2.0 * torch.mv(p.f32, p.f32[i]))
+            tol = self.tol_32 + self.tol_32[i] + 1e-30
+            inside = d2 + tol < self.r2_32
+            unsure = torch.nonzero((~inside) & (d2 - tol <= self.r2_32)).flatten()
+            if len(unsure):
+                exact = torch.sqrt(p.exact_sq(unsure, torch.full_like(unsure, i)))
+                inside[unsure] = exact <= self.radii[unsure]
+            return torch.nonzero(inside).flatten().cpu().numpy()
 
 
 def knn_search_faiss(X_ND, k: int = 13, *, hnsw_m: int = 32, ef_search: int = 128):
