@@ -1,8 +1,8 @@
 """Batched ensemble vs. one-adapter-at-a-time: time to fit on (n=20,000, d=384) features.
 
 Both arms use the same settings (default architecture and optimiser, fixed epochs, no
-early stopping, CPU); the loop arm fits ``n_members`` single-member classifiers one after
-another. Prints the machine and the speed-up measured in this run.
+early stopping, same device and threads); the loop arm fits ``n_members`` single-member
+classifiers one after another. Prints the machine and the speed-up measured in this run.
 
 Run:  python benchmarks/bench_ensemble.py [--epochs 2]
 """
@@ -36,18 +36,28 @@ def main():
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--d", type=int, default=384)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument(
+        "--n-jobs", type=int, default=None, help="CPU threads for torch (None: 1, -1: all)"
+    )
     args = parser.parse_args()
 
     print(
-        f"CPU: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads)"
+        f"CPU: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"n_jobs={args.n_jobs}"
     )
+    if args.device.startswith("cuda"):
+        print(f"GPU: {torch.cuda.get_device_name()}")
     rng = np.random.default_rng(0)
     X = rng.normal(size=(args.n, 2 * args.d)).astype(np.float32) / np.sqrt(args.d)
     w = rng.normal(size=args.d)
     y = ((X[:, args.d :] - X[:, : args.d]) @ w > 0).astype(int)
     settings = dict(
-        feature_layout="a|b", max_epochs=args.epochs, n_iter_no_change=None, device="cpu"
+        feature_layout="a|b",
+        max_epochs=args.epochs,
+        n_iter_no_change=None,
+        device=args.device,
+        n_jobs=args.n_jobs,
     )
     print(
         f"n={args.n}, d={args.d}, {args.epochs} epochs, default adapter "
