@@ -12,10 +12,12 @@ Nothing here knows about scikit-learn; the estimator converts arrays and validat
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import numpy as np
 import torch
+from joblib import effective_n_jobs
 from torch import nn
 from torch.nn import functional as F
 
@@ -24,6 +26,23 @@ ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "gelu": F.gelu}
 
 _INFERENCE_CHUNK_ELEMENTS = 2**23
 """Upper bound on n_members * rows * widest layer per inference chunk (32 MiB in float32)."""
+
+
+@contextlib.contextmanager
+def cpu_threads(n_jobs):
+    """Run torch's CPU kernels on ``n_jobs`` threads for the duration of the block.
+
+    The adapters are small: their matrix products gain little from many threads, while
+    torch's default of one thread per core spins badly when the cores are shared (another
+    process, or parallel fits under joblib), making a sub-second fit take tens of
+    seconds. ``n_jobs`` follows scikit-learn: None means 1, -1 means every core.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(effective_n_jobs(n_jobs))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class BatchedMLP(nn.Module):
@@ -131,6 +150,7 @@ def train_ensemble(
     max_epochs,
     validation_fraction,
     n_iter_no_change,
+    alpha=0.0,
     progress=None,
 ):
     """Train every member at once with AdamW on the Bradley–Terry loss.
@@ -153,6 +173,10 @@ def train_ensemble(
         One per member, for its validation split and shuffles.
     learning_rate, weight_decay : float
         AdamW settings.
+    alpha : float, default=0.0
+        Strength of the L2 penalty on the weights (not the biases), added to each member's
+        mean loss as ``0.5 * alpha * ||W_m||^2 / n_train``: a Gaussian prior whose pull
+        weighs more against the likelihood the fewer labels there are.
     batch_size : int
         Rows per member per step (capped at the training-set size).
     max_epochs : int
@@ -212,6 +236,10 @@ def train_ensemble(
         for start in range(0, n_train, batch_size):
             idx_MB = shuffled_MN[:, start : start + batch_size]
             loss = _member_losses(model, X_a[idx_MB], X_b[idx_MB], a_preferred[idx_MB]).sum()
+            if alpha:
+                # Summed over members: member m's gradient only sees its own weights.
+                penalty = sum(W.square().sum() for W in model.weights)
+                loss = loss + 0.5 * alpha * penalty / n_train
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -29,8 +29,13 @@ FAST = dict(n_members=3, hidden_layer_sizes=(16,), max_epochs=30, random_state=0
 
 # scikit-learn's generic checks have no prompt block, so the instance under check reads X
 # as plain pair features phi(a) | phi(b) ("a|b"): the only layout their 2-, 4- and
-# 10-column data can be split in.
-CHECKED_ESTIMATOR = PreferenceEnsembleClassifier(feature_layout="a|b", **FAST)
+# 10-column data can be split in. alpha=0 and no early stopping: check_classifiers_train
+# asks for 83% training accuracy on ~200 blob points within FAST's 30 epochs; the default
+# prior (sized for noisy preference labels) and a member kept at its initial weights when
+# 30 epochs never beat them on its validation rows both trade that away on purpose.
+CHECKED_ESTIMATOR = PreferenceEnsembleClassifier(
+    feature_layout="a|b", alpha=0.0, validation_fraction=0.0, **FAST
+)
 
 # Every scikit-learn check this estimator is expected to fail, with the reason. All of
 # them fit on data with 1, 3 or 5 columns, which no pair layout can split into two equal
@@ -204,10 +209,10 @@ def test_members_are_initialised_differently():
     clf = PreferenceEnsembleClassifier(feature_layout="a|b", **{**FAST, "max_epochs": 1})
     rng = np.random.default_rng(0)
     X, y, _ = linear_reward_task(40, 4, rng)
-    clf.set_params(learning_rate=1e-12, n_iter_no_change=None).fit(X, y)
+    clf.set_params(learning_rate=1e-12, n_iter_no_change=None, init_std=0.05).fit(X, y)
     first = clf.coefs_[0]
     assert all(not np.allclose(first[0], first[m]) for m in range(1, 3))
-    assert np.std(first) == pytest.approx(0.01, rel=0.2)  # N(0, init_std^2)
+    assert np.std(first) == pytest.approx(0.05, rel=0.2)  # N(0, init_std^2)
 
 
 def test_members_disagree_off_the_data():
@@ -302,8 +307,8 @@ def test_early_stopping_keeps_best_weights():
     rng = np.random.default_rng(7)
     X = rng.normal(size=(60, 8)).astype(np.float32)
     y = rng.integers(2, size=60)  # pure noise: nothing beats the initial p = 1/2
-    clf = PreferenceEnsembleClassifier(
-        feature_layout="a|b", n_iter_no_change=3, max_epochs=50, random_state=0
+    clf = PreferenceEnsembleClassifier(  # init 0.01: the initial prediction is p = 1/2
+        feature_layout="a|b", n_iter_no_change=3, max_epochs=50, init_std=0.01, random_state=0
     ).fit(X, y)
     assert clf.n_epochs_ < 50
     assert np.all(clf.best_validation_loss_ <= np.log(2) + 1e-3)
@@ -402,3 +407,31 @@ def test_fit_on_cuda_predict_on_cpu(fitted_ab):
     cpu_fit = clone(on_gpu).set_params(device="cpu").fit(X, y)  # same seeds, other device
     np.testing.assert_allclose(cpu_fit.predict_member_proba(X), gpu_proba, atol=1e-3)
     assert torch.cuda.is_available()
+
+
+# ------------------------------------------------------- regularisation and threads
+
+
+def test_alpha_is_a_prior_that_shrinks_the_weights():
+    rng = np.random.default_rng(11)
+    X, y, _ = linear_reward_task(200, 4, rng)
+    settings = dict(feature_layout="a|b", n_iter_no_change=None, max_epochs=20, random_state=0)
+    loose = PreferenceEnsembleClassifier(alpha=0.0, **settings).fit(X, y)
+    tight = PreferenceEnsembleClassifier(alpha=100.0, **settings).fit(X, y)
+
+    def weight_norm(clf):
+        return sum(float(np.square(W).sum()) for W in clf.coefs_)
+
+    assert weight_norm(tight) < 0.5 * weight_norm(loose)
+    # A strong prior pulls predictions towards P = 1/2.
+    assert (
+        np.abs(tight.predict_proba(X)[:, 0] - 0.5).mean()
+        < np.abs(loose.predict_proba(X)[:, 0] - 0.5).mean()
+    )
+
+
+def test_fit_and_predict_leave_torch_threads_as_they_were(fitted_ab):
+    clf, X, y = fitted_ab
+    before = torch.get_num_threads()
+    clone(clf).set_params(n_jobs=1, max_epochs=2).fit(X, y).predict_proba(X)
+    assert torch.get_num_threads() == before

@@ -89,6 +89,10 @@ class _Points:
     def exact_sq(self, rows_P, cols_P, other=None) -> torch.Tensor:
         """float64 squared distances of row pairs from explicit differences."""
         other = self if other is None else other
+        # Index tensors may live on another device than the features (CPU row ranges
+        # against CUDA features): bring them to the features.
+        rows_P = torch.as_tensor(rows_P).to(self.exact.device)
+        cols_P = torch.as_tensor(cols_P).to(other.exact.device)
         diff = self.exact[rows_P].double() - other.exact[cols_P].double()
         return (diff * diff).sum(dim=-1)
 
@@ -219,7 +223,7 @@ def _exact_kth(points, rows, approx_RC, idx_RC, k, tol_R):
     keys[approx < v_k - 2 * tol] = -torch.inf
     window = torch.nonzero((approx >= v_k - 2 * tol) & (approx <= v_k + 2 * tol))
     i, j = window[:, 0], window[:, 1]
-    keys[i, j] = points.exact_sq(rows[i], idx_RC[i, j])
+    keys[i, j] = points.exact_sq(rows.to(i.device)[i], idx_RC[i, j]).to(keys.device)
     keys, order = torch.sort(keys, dim=1, stable=True)
     return keys[:, k - 1], torch.gather(idx_RC, 1, order)
 
