@@ -11,6 +11,7 @@ Run:  python docs/examples/modal_active_learning.py [PATH/TO/helpful-base-test.j
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,9 @@ DEFAULT_DATA = (
     / "hh-rlhf"
     / "helpful-base-test.jsonl.gz"
 )
+# modAL 0.4.2.1 still passes force_all_finite (why the `modal` extra pins scikit-learn < 1.8).
+warnings.filterwarnings("ignore", message="'force_all_finite' was renamed", category=FutureWarning)
+
 N_POOL, N_TEST, N_INITIAL, BATCH, ROUNDS = 400, 200, 20, 20, 4
 
 
