@@ -193,12 +193,6 @@ def test_knn_radius_faiss_is_close():
 
 
 @pytest.mark.gpu
-@pytest.mark.xfail(
-    reason="known bug, seen on an H100: the radii agree with the CPU to 1e-13, but "
-    "ball_counts on CUDA differ from the CPU's exact counts by up to 4 in about 1% of rows; "
-    "cause not yet established (rim ties, or the float32 error bound under cuBLAS)",
-    strict=False,
-)
 def test_knn_radius_cuda_equals_cpu():
     import torch
 
@@ -216,3 +210,16 @@ def test_knn_radius_cuda_equals_cpu():
         ball_counts(X, radii, acquired, device="cuda"), ball_counts(X, radii, acquired)
     )
     assert torch.cuda.is_available()
+
+
+def test_rim_ties_count_up_to_float64_reduction_noise():
+    """A point on the rim counts even when its distance and the radius were rounded apart.
+
+    The radius of a ball is a distance to one of its points; summed in another order (a
+    GPU kernel, another batch shape) the same distance can come out one ulp larger.
+    """
+    pool = np.array([[0.0, 0.0]])
+    on_rim = np.array([[3.0, 4.0]])  # distance exactly 5
+    one_ulp_short = np.nextafter(5.0, 0.0)
+    assert ball_counts(pool, [one_ulp_short], on_rim).tolist() == [1]
+    assert ball_counts(pool, [5.0 - 1e-9], on_rim).tolist() == [0]  # a real gap is a gap

@@ -53,6 +53,21 @@ class _NoTF32:
         return False
 
 
+_RIM_RTOL = 64 * 2.0**-53
+"""Relative slack under which a float64 distance counts as lying on a ball's rim.
+
+A pool row's k-th neighbour lies exactly on its rim (distance == radius), and so do its
+duplicates. The radius and a later distance to the same point can come from float64 sums
+taken in another order (another batch shape, a GPU kernel), which differ in the last few
+bits; DESIGN.md counts the rim as inside (<=), so a difference that small is a tie.
+"""
+
+
+def _within_radius(dist, radius):
+    """``dist <= radius`` up to float64 reduction-order noise (see ``_RIM_RTOL``)."""
+    return dist <= radius * (1.0 + _RIM_RTOL)
+
+
 class _Points:
     """Rows held once on the device: float32 copy for GEMMs, exact copy for re-checks."""
 
@@ -304,7 +319,7 @@ def count_within(pool_ND, radii_N, acquired_AD, *, device="cpu", chunk_size=_DEF
             if len(unsure):
                 i, j = rows[unsure[:, 0]], unsure[:, 1]
                 dist = torch.sqrt(pool.exact_sq(i, j, other=acquired))
-                counts.index_add_(0, i, (dist <= radii[i]).to(torch.int64))
+                counts.index_add_(0, i, _within_radius(dist, radii[i]).to(torch.int64))
     return counts.cpu().numpy()
 
 
@@ -338,7 +353,7 @@ class BallUpdater:
             unsure = torch.nonzero((~inside) & (d2 - tol <= self.r2_32)).flatten()
             if len(unsure):
                 exact = torch.sqrt(p.exact_sq(unsure, torch.full_like(unsure, i)))
-                inside[unsure] = exact <= self.radii[unsure]
+                inside[unsure] = _within_radius(exact, self.radii[unsure])
             return torch.nonzero(inside).flatten().cpu().numpy()
 
 
