@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _machine import describe_machine  # benchmarks/ is on the path when run as a script
 from scipy.spatial.distance import cdist
 from scipy.special import digamma
 
@@ -31,19 +31,6 @@ from skbalpm.acquisition import BALPMQueryStrategy
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 DATA = HERE.parent.parent / "shared" / "data" / "hh-rlhf"
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"
-    return f"{cpu}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, {gpu}"
 
 
 def unit_vectors(n, d, seed=0):
@@ -186,7 +173,7 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=320)
     parser.add_argument("--dim", type=int, default=384)
     args = parser.parse_args(argv)
-    print("machine:", machine())
+    print("machine:", describe_machine())
     rng = np.random.default_rng(0)
     real, note = embedded_prompts(args.n)
     datasets = {

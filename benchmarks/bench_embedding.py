@@ -14,54 +14,16 @@ Usage: ``python benchmarks/bench_embedding.py [--n-pairs 300] [--data ../shared/
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+from _machine import describe_machine  # benchmarks/ is on the path when run as a script
 
 from skbalpm import PreferencePairEmbedder
 from skbalpm._embedding_backends import resolve_model_path
 from skbalpm._embedding_text import fill_template
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"
-    return (
-        f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), {gpu}"
-    )
-
-
-def hh_rlhf_pairs(path: Path, n_pairs: int) -> np.ndarray:
-    marker = "\n\nAssistant:"
-    pairs = []
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            record = json.loads(line)
-            cut_c = record["chosen"].rfind(marker) + len(marker)
-            cut_r = record["rejected"].rfind(marker) + len(marker)
-            prompt = record["chosen"][:cut_c]
-            if prompt == record["rejected"][:cut_r]:
-                pairs.append(
-                    (prompt, record["chosen"][cut_c:].strip(), record["rejected"][cut_r:].strip())
-                )
-            if len(pairs) == n_pairs:
-                break
-    return np.array(pairs, dtype=object)
+from skbalpm.datasets import load_hh_rlhf
 
 
 def main() -> None:
@@ -74,8 +36,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
-    X = hh_rlhf_pairs(args.data / "hh-rlhf" / "helpful-base-test.jsonl.gz", args.n_pairs)
-    print(f"machine: {machine()}")
+    X = load_hh_rlhf(args.data / "hh-rlhf" / "helpful-base-test.jsonl.gz").X[: args.n_pairs]
+    print(f"machine: {describe_machine()}")
     print(f"data: {len(X)} HH-RLHF helpful-base test pairs, batch size {args.batch_size}")
 
     from sentence_transformers import SentenceTransformer

@@ -10,25 +10,12 @@ Run:  python benchmarks/bench_ensemble.py [--epochs 2]
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 
 import numpy as np
-import torch
+from _machine import describe_machine  # benchmarks/ is on the path when run as a script
 
 from skbalpm.ensemble import PreferenceEnsembleClassifier
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main():
@@ -42,12 +29,7 @@ def main():
     )
     args = parser.parse_args()
 
-    print(
-        f"CPU: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"n_jobs={args.n_jobs}"
-    )
-    if args.device.startswith("cuda"):
-        print(f"GPU: {torch.cuda.get_device_name()}")
+    print(f"machine: {describe_machine()}; fits use n_jobs={args.n_jobs}")
     rng = np.random.default_rng(0)
     X = rng.normal(size=(args.n, 2 * args.d)).astype(np.float32) / np.sqrt(args.d)
     w = rng.normal(size=args.d)

@@ -3,9 +3,6 @@ model download), checked against a float64 brute force."""
 
 from __future__ import annotations
 
-import gzip
-import json
-
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
@@ -13,19 +10,15 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from skbalpm.acquisition import BALDQueryStrategy, BALPMQueryStrategy, knn_radius
+from skbalpm.datasets import load_hh_rlhf
 
 pytestmark = pytest.mark.real_data
 
 
 @pytest.fixture(scope="module")
 def hh_prompt_features(shared_data_dir):
-    prompts = []
-    with gzip.open(shared_data_dir / "hh-rlhf" / "harmless-base-test.jsonl.gz", "rt") as f:
-        for line in f:
-            chosen = json.loads(line)["chosen"]
-            prompts.append(chosen[: chosen.rfind("\n\nAssistant:")])
-            if len(prompts) == 800:
-                break
+    data = load_hh_rlhf(shared_data_dir / "hh-rlhf" / "harmless-base-test.jsonl.gz")
+    prompts = list(data.X[:800, 0])
     tfidf = TfidfVectorizer(min_df=2).fit_transform(prompts)
     X = TruncatedSVD(n_components=32, random_state=0).fit_transform(tfidf)
     return np.asarray(prompts, dtype=object), X.astype(np.float32)

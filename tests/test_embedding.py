@@ -8,7 +8,6 @@ marked ``real_model``.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import multiprocessing
@@ -36,6 +35,7 @@ from skbalpm._embedding_text import (
     truncate_tokens,
     validate_template,
 )
+from skbalpm.datasets import load_hh_rlhf
 
 DIM = 384  # width of the default model, which fit() reads from its config files
 
@@ -118,26 +118,6 @@ def expected_ids(template_text, max_length=256):
     ids = minilm_tokenizer()(template_text)["input_ids"]
     assert len(ids) <= max_length
     return ids
-
-
-def hh_rlhf_pairs(path, limit=None):
-    """Split HH-RLHF records into (prompt, chosen reply, rejected reply) at the last turn."""
-    marker = "\n\nAssistant:"
-    pairs = []
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            record = json.loads(line)
-            cut_c = record["chosen"].rfind(marker) + len(marker)
-            cut_r = record["rejected"].rfind(marker) + len(marker)
-            prompt = record["chosen"][:cut_c]
-            if prompt != record["rejected"][:cut_r]:
-                continue
-            pairs.append(
-                (prompt, record["chosen"][cut_c:].strip(), record["rejected"][cut_r:].strip())
-            )
-            if limit is not None and len(pairs) == limit:
-                break
-    return np.array(pairs, dtype=object)
 
 
 # -- text assembly: pure functions --------------------------------------------------------
@@ -280,7 +260,7 @@ def test_truncation_properties_with_the_real_tokenizer(prompt, shared, tail_a, t
 @pytest.mark.parametrize("max_length", [256, 64])
 def test_truncation_keeps_long_hh_rlhf_responses_distinct(shared_data_dir, max_length):
     """All long multi-turn conversations of helpful-online: differing replies stay apart."""
-    triples = hh_rlhf_pairs(shared_data_dir / "hh-rlhf" / "helpful-online-test.jsonl.gz")
+    triples = load_hh_rlhf(shared_data_dir / "hh-rlhf" / "helpful-online-test.jsonl.gz").X
     assert len(triples) > 1000
     embedder = PreferencePairEmbedder(max_length=max_length, cache_dir=None).fit(triples[:1])
     backend = FakeBackend(max_length)
@@ -621,7 +601,7 @@ def test_default_model_matches_sentence_transformers_encode(tmp_path):
 @pytest.mark.real_data
 @pytest.mark.slow
 def test_default_model_on_long_hh_rlhf_keeps_pairs_apart(shared_data_dir):
-    triples = hh_rlhf_pairs(shared_data_dir / "hh-rlhf" / "helpful-online-test.jsonl.gz")
+    triples = load_hh_rlhf(shared_data_dir / "hh-rlhf" / "helpful-online-test.jsonl.gz").X
     lengths = np.array([len(p) + len(a) for p, a, _ in triples])
     longest = triples[np.argsort(lengths)[-24:]]  # all far beyond 256 tokens
     features = PreferencePairEmbedder(cache_dir=None, device="cpu").fit_transform(longest)

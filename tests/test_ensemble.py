@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import pickle
 
 import joblib
@@ -21,6 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skbalpm import _torch_ensemble
 from skbalpm._features import swap_response_blocks
+from skbalpm.datasets import load_hh_rlhf
 from skbalpm.ensemble import PreferenceEnsembleClassifier
 
 # Settings that keep the small fits of these tests quick.
@@ -353,35 +352,14 @@ def test_bad_predict_input(fitted_ab):
 # ------------------------------------------------------------------------- real data
 
 
-def hh_rlhf_pairs(path, n, seed):
-    """(prompt, response_a, response_b) triples and labels (0 = a chosen) from HH-RLHF."""
-    rng = np.random.default_rng(seed)
-    triples, labels = [], []
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            record = json.loads(line)
-            cut = record["chosen"].rfind("\n\nAssistant:") + len("\n\nAssistant:")
-            prompt, chosen = record["chosen"][:cut], record["chosen"][cut:]
-            rejected = record["rejected"][cut:]
-            if not record["rejected"].startswith(prompt) or chosen == rejected:
-                continue
-            label = int(rng.integers(2))
-            triples.append((prompt, chosen, rejected) if label == 0 else (prompt, rejected, chosen))
-            labels.append(label)
-            if len(labels) == n:
-                break
-    return triples, np.asarray(labels)
-
-
 @pytest.mark.real_data
 @pytest.mark.slow
 def test_beats_chance_on_held_out_hh_rlhf_pairs(shared_data_dir):
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    triples, y = hh_rlhf_pairs(
-        shared_data_dir / "hh-rlhf" / "helpful-base-test.jsonl.gz", 1600, seed=0
-    )
+    data = load_hh_rlhf(shared_data_dir / "hh-rlhf" / "helpful-base-test.jsonl.gz", random_state=0)
+    triples, y = data.X[:1600], data.y[:1600]
     texts = [p + r for p, a, b in triples for r in (a, b)]
     hashed = HashingVectorizer(n_features=2**14, alternate_sign=False).transform(texts)
     svd = TruncatedSVD(n_components=32, random_state=0).fit(hashed[:2400])
