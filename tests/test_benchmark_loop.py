@@ -16,8 +16,11 @@ from skbalpm.benchmark import (
     RESULT_COLUMNS,
     TIMING_COLUMNS,
     BenchmarkInterrupted,
+    parse_strategy_spec,
     run_benchmark,
+    split_strategy_list,
     split_train_test,
+    strategy_label,
 )
 from skbalpm.datasets import make_synthetic_preferences
 
@@ -193,3 +196,41 @@ def test_bad_protocol_and_bad_strategy_output(task):
 def test_unknown_strategy_name(task):
     with pytest.raises(ValueError, match="Unknown query strategy 'nope'"):
         _run(task, None, strategies=["nope"])
+
+
+def test_strategy_specs_with_arguments_are_built_and_labelled(task):
+    out = _run(
+        task,
+        None,
+        strategies=["BAL-PM(beta=0.1, k=5)", "balpm(scaling=rank)"],
+        seeds=1,
+        n_rounds=1,
+        compute_ceiling=False,
+    )
+    assert sorted(out.results.strategy.unique()) == [
+        "balpm(beta=0.1,k=5)",
+        "balpm(scaling=rank)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        ("balpm(beta)", "expected key=value"),
+        ("balpm(1=2)", "expected key=value"),
+        ("balpm(beta=0.1", "expected NAME or NAME"),
+        ("nope(beta=1)", "Unknown query strategy"),
+    ],
+)
+def test_bad_strategy_specs(spec, match):
+    with pytest.raises(ValueError, match=match):
+        parse_strategy_spec(spec)
+
+
+def test_strategy_list_splits_outside_parentheses():
+    assert split_strategy_list("random,balpm(beta=0.1,scaling=rank), bald,") == [
+        "random",
+        "balpm(beta=0.1,scaling=rank)",
+        "bald",
+    ]
+    assert strategy_label("balpm(scaling='rank', beta=0.1)") == "balpm(beta=0.1,scaling=rank)"

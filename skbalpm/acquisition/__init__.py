@@ -8,6 +8,7 @@ from skbalpm.acquisition._balpm import BALPMQueryStrategy, EntropyOnlyQueryStrat
 from skbalpm.acquisition._base import BaseQueryStrategy
 from skbalpm.acquisition._coreset import CoresetQueryStrategy
 from skbalpm.acquisition._knn import KNNRadiusCache
+from skbalpm.acquisition._scaling import bald_jackknife_se, empirical_cdf, robust_location_spread
 from skbalpm.acquisition._scores import (
     bald,
     ball_counts,
@@ -40,9 +41,12 @@ __all__ = [
     "SoftRankBALDQueryStrategy",
     "SoftmaxBALDQueryStrategy",
     "bald",
+    "bald_jackknife_se",
     "ball_counts",
+    "empirical_cdf",
     "gumbel_noise",
     "knn_radius",
     "ksg_entropy_term",
     "predictive_entropy",
+    "robust_location_spread",
 ]

@@ -4,6 +4,11 @@ score(x) = BALD(x) + beta * e(x), e(x) = log(2 r_k(x) + 1e-4) - digamma(n_D(x) +
 r_k and BALD are computed once per call; after each pick only the ball counts n_D of
 the rows whose ball holds the picked point change (one distance row per pick, computed
 against the pool held once on the device; the pool is never copied).
+
+How the two terms are combined is a small object (``_Combination``) fixed at the start of a
+call from the pool's values: the paper's fixed beta, or one of the scale-free modes of
+:mod:`skbalpm.acquisition._scaling`. It maps the current values of some rows to their
+scores, so the in-batch updates of e(x) go through the same map.
 """
 
 from __future__ import annotations
@@ -22,20 +27,71 @@ from skbalpm.acquisition._knn import (
     knn_search,
     knn_search_faiss,
 )
+from skbalpm.acquisition._scaling import bald_jackknife_se, empirical_cdf, robust_location_spread
 from skbalpm.acquisition._scores import bald, ksg_entropy_term
 
 __all__ = ["BALPMQueryStrategy", "EntropyOnlyQueryStrategy"]
 
 
-class _GreedyKSG(BaseQueryStrategy):
-    """Greedy batch on epistemic(x) + weight * e(x) with in-batch ball-count updates."""
+SCALINGS = ("fixed", "standardize", "rank", "tiebreak")
+"""Ways :class:`BALPMQueryStrategy` combines BALD and the entropy term (``scaling=``)."""
 
-    _entropy_weight_param = "beta"
+
+class _Combination:
+    """score(rows) from the current BALD and entropy values of those rows.
+
+    Built once per call from the values over the available pool; the map stays fixed for
+    the whole greedy batch so that scores before and after an in-batch update compare.
+    ``effective_beta`` is the weight of the raw entropy term that the map amounts to (for
+    the affine modes), else NaN.
+    """
+
+    def __init__(
+        self, scaling, beta, relative_beta, epistemic_N, entropy_N, member_probs, n_instances
+    ):
+        self.scaling = scaling
+        self.effective_beta = np.nan
+        if scaling == "fixed":
+            self.effective_beta = beta
+        elif scaling == "standardize":
+            _, bald_spread = robust_location_spread(epistemic_N)
+            _, entropy_spread = robust_location_spread(entropy_N)
+            # z(BALD) + w z(e) ranks rows exactly like BALD + (w s_BALD / s_e) e.
+            self.effective_beta = relative_beta * bald_spread / entropy_spread
+        elif scaling == "rank":
+            self.relative_beta = relative_beta
+            self.epistemic_reference_N = np.array(epistemic_N)
+            self.entropy_reference_N = np.array(entropy_N)
+        elif scaling == "tiebreak":
+            # Candidates: pairs whose BALD is within one jackknife standard error of the
+            # n_instances-th best BALD (the one-standard-error rule); among them the
+            # entropy term decides. A confident ensemble reduces to BALD top-B, one
+            # that cannot rank its uncertainties to diversity alone.
+            n_top = min(n_instances, len(epistemic_N))
+            threshold = np.partition(epistemic_N, -n_top)[-n_top]
+            se_N = bald_jackknife_se(member_probs)
+            self.candidate_N = epistemic_N + se_N >= threshold
+        else:  # validated by the strategy
+            raise ValueError(f"Unknown scaling {scaling!r}.")
+
+    def __call__(self, epistemic, entropy, rows):
+        if self.scaling == "rank":
+            return empirical_cdf(self.epistemic_reference_N, epistemic) + (
+                self.relative_beta * empirical_cdf(self.entropy_reference_N, entropy)
+            )
+        if self.scaling == "tiebreak":
+            return np.where(self.candidate_N[rows], entropy, -np.inf)
+        return epistemic + self.effective_beta * entropy
+
+
+class _GreedyKSG(BaseQueryStrategy):
+    """Greedy batch on epistemic(x) combined with e(x), with in-batch ball-count updates."""
 
     def _epistemic(self, context):
         raise NotImplementedError
 
-    def _entropy_weight(self):
+    def _combination(self, epistemic_N, entropy_N, context, n_instances):
+        """The :class:`_Combination` of this call."""
         raise NotImplementedError
 
     def _check_params(self):
@@ -60,7 +116,6 @@ class _GreedyKSG(BaseQueryStrategy):
 
     def _select(self, context, n_instances):
         self._check_params()
-        weight = self._entropy_weight()
         epistemic_N = self._epistemic(context)
         prompts_ND = context.pool_prompts
         points = _Points(prompts_ND, _resolve_device(self.device))
@@ -69,7 +124,8 @@ class _GreedyKSG(BaseQueryStrategy):
             points, radius_N, context.acquired_prompts, chunk_size=self.chunk_size
         )
         entropy_N = ksg_entropy_term(radius_N, counts_N, self.d)
-        score_N = epistemic_N + weight * entropy_N
+        combine = self._combination(epistemic_N, entropy_N, context, n_instances)
+        score_N = combine(epistemic_N, entropy_N, slice(None))
         available = np.ones(len(score_N), dtype=bool)
         balls = BallUpdater(points, radius_N)
         picks = np.empty(n_instances, dtype=np.intp)
@@ -82,14 +138,14 @@ class _GreedyKSG(BaseQueryStrategy):
             parts["bald"][b], parts["entropy_term"][b] = epistemic_N[i], entropy_N[i]
             parts["radius"][b], parts["ball_count"][b] = radius_N[i], counts_N[i]
             available[i] = False
-            if b + 1 == n_instances or weight == 0:
+            if b + 1 == n_instances or combine.effective_beta == 0:
                 continue
             # The new acquired point joins every ball that holds it: one distance row.
             grown = balls.rows_containing(i)
             counts_N[grown] += 1
             entropy_N[grown] = ksg_entropy_term(radius_N[grown], counts_N[grown], self.d)
-            score_N[grown] = epistemic_N[grown] + weight * entropy_N[grown]
-        self.last_components_ = Bunch(**parts)
+            score_N[grown] = combine(epistemic_N[grown], entropy_N[grown], grown)
+        self.last_components_ = Bunch(**parts, effective_beta=float(combine.effective_beta))
         return picks, picked_scores
 
 
@@ -110,6 +166,26 @@ class BALPMQueryStrategy(_GreedyKSG):
         their farthest neighbour.
     d : float, default=1.0
         Divisor of the digamma term.
+    scaling : {"fixed", "standardize", "rank", "tiebreak"}, default="fixed"
+        How the two terms are combined (see the user guide, "Choosing beta"):
+
+        - ``"fixed"``: the paper's ``BALD + beta * e`` (``beta`` is used).
+        - ``"standardize"``: ``z(BALD) + relative_beta * z(e)``, each term centred on its
+          median and divided by its interquartile range over the pool at the start of the
+          call; the same as a ``beta`` set every call to ``relative_beta`` times the ratio
+          of the terms' spreads.
+        - ``"rank"``: ``F_BALD(BALD) + relative_beta * F_e(e)``, with F the pool's empirical
+          CDF of each term (a rank transform, blind to outliers and to scale).
+        - ``"tiebreak"``: BALD decides which pairs are candidates — those whose BALD is
+          within one jackknife standard error (over members) of the ``n_instances``-th
+          best — and the entropy term picks among them. A confident ensemble gives BALD's
+          top batch; one whose BALD values are within noise of each other gives a
+          diversity pick.
+
+        ``"standardize"``, ``"rank"`` and ``"tiebreak"`` ignore ``beta``.
+    relative_beta : float, default=1.0
+        Weight of the entropy term relative to BALD for ``scaling="standardize"`` and
+        ``"rank"``: 1 gives the two terms the same spread over the pool.
     knn_backend : {"torch", "faiss"}, default="torch"
         ``"torch"``: exact radii (blocked float32 GEMM with a float64 re-check), reused
         across rounds when the pool only lost rows. ``"faiss"``: approximate radii from an
@@ -131,8 +207,10 @@ class BALPMQueryStrategy(_GreedyKSG):
     ----------
     last_components_ : Bunch
         Per pick of the last call, in pick order: ``bald``, ``entropy_term`` (e(x) at pick
-        time), ``ball_count`` (n_D(x) at pick time) and ``radius`` (r_k(x)). The returned
-        score is ``bald + beta * entropy_term``.
+        time), ``ball_count`` (n_D(x) at pick time) and ``radius`` (r_k(x)), and
+        ``effective_beta``: the weight of the raw entropy term in this call (``beta`` for
+        ``"fixed"``, the data-set weight for ``"standardize"``, NaN for the rank-based
+        modes). With ``"fixed"`` the returned score is ``bald + beta * entropy_term``.
     knn_cache_ : KNNRadiusCache
         The radii kept between calls (``reuse_knn=True``, torch backend).
 
@@ -175,6 +253,8 @@ class BALPMQueryStrategy(_GreedyKSG):
         beta=0.01,
         k=13,
         d=1.0,
+        scaling="fixed",
+        relative_beta=1.0,
         knn_backend="torch",
         reuse_knn=True,
         device="auto",
@@ -184,6 +264,8 @@ class BALPMQueryStrategy(_GreedyKSG):
     ):
         self.beta = beta
         self.k = k
+        self.scaling = scaling
+        self.relative_beta = relative_beta
         self.d = d
         self.knn_backend = knn_backend
         self.reuse_knn = reuse_knn
@@ -192,10 +274,24 @@ class BALPMQueryStrategy(_GreedyKSG):
         self.verbose = verbose
         self.random_state = random_state
 
-    def _entropy_weight(self):
+    def _combination(self, epistemic_N, entropy_N, context, n_instances):
         if not (np.isfinite(self.beta) and self.beta >= 0):
             raise ValueError(f"beta must be a finite number >= 0; got {self.beta!r}.")
-        return float(self.beta)
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"scaling must be one of {SCALINGS}; got {self.scaling!r}.")
+        if not (np.isfinite(self.relative_beta) and self.relative_beta >= 0):
+            raise ValueError(
+                f"relative_beta must be a finite number >= 0; got {self.relative_beta!r}."
+            )
+        return _Combination(
+            self.scaling,
+            float(self.beta),
+            float(self.relative_beta),
+            epistemic_N,
+            entropy_N,
+            context.member_probs,
+            n_instances,
+        )
 
     def _epistemic(self, context):
         return bald(context.member_probs)
@@ -267,8 +363,8 @@ class EntropyOnlyQueryStrategy(_GreedyKSG):
         self.verbose = verbose
         self.random_state = random_state
 
-    def _entropy_weight(self):
-        return 1.0
+    def _combination(self, epistemic_N, entropy_N, context, n_instances):
+        return _Combination("fixed", 1.0, 1.0, epistemic_N, entropy_N, None, n_instances)
 
     def _epistemic(self, context):
         return np.zeros(context.n_pool)

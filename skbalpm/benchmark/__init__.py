@@ -30,6 +30,9 @@ from skbalpm.benchmark._strategies import (
     STRATEGY_CLASSES,
     canonical_name,
     make_strategy,
+    parse_strategy_spec,
+    split_strategy_list,
+    strategy_label,
 )
 
 __all__ = [
@@ -47,10 +50,13 @@ __all__ = [
     "make_strategy",
     "normalised_area",
     "package_versions",
+    "parse_strategy_spec",
     "plot_learning_curves",
     "preference_accuracy",
     "preference_log_likelihood",
     "run_benchmark",
+    "split_strategy_list",
     "split_train_test",
+    "strategy_label",
     "summarize_results",
 ]

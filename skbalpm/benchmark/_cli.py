@@ -7,7 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from skbalpm.benchmark._strategies import DEFAULT_STRATEGIES, STRATEGY_CLASSES
+from skbalpm.benchmark._strategies import (
+    DEFAULT_STRATEGIES,
+    STRATEGY_CLASSES,
+    split_strategy_list,
+)
 
 DATA_FORMATS = (
     "auto",
@@ -96,7 +100,9 @@ def add_benchmark_arguments(parser):
         "--strategies",
         default=",".join(DEFAULT_STRATEGIES),
         help="comma-separated query strategies, from: "
-        f"{', '.join(STRATEGY_CLASSES)} (default: {','.join(DEFAULT_STRATEGIES)}).",
+        f"{', '.join(STRATEGY_CLASSES)}; each may take constructor arguments, e.g. "
+        "'balpm(beta=0.001)' or 'balpm(scaling=rank)' "
+        f"(default: {','.join(DEFAULT_STRATEGIES)}).",
     )
     loop.add_argument(
         "--seeds",
@@ -254,7 +260,7 @@ def run_benchmark_command(args):
     out = run_benchmark(
         data.X,
         data.y,
-        strategies=[s.strip() for s in args.strategies.split(",") if s.strip()],
+        strategies=split_strategy_list(args.strategies),
         classifier=classifier,
         embedder=embedder,
         seeds=args.seeds,

@@ -16,7 +16,7 @@ from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 from sklearn.utils import Bunch
 
 from skbalpm.benchmark._metrics import preference_accuracy, preference_log_likelihood
-from skbalpm.benchmark._strategies import DEFAULT_STRATEGIES, canonical_name, make_strategy
+from skbalpm.benchmark._strategies import DEFAULT_STRATEGIES, make_strategy, strategy_label
 
 RESULT_COLUMNS = (
     "dataset",
@@ -142,7 +142,7 @@ def _resolve_strategies(strategies):
         return dict(strategies)
     if isinstance(strategies, str):
         strategies = [strategies]
-    return {canonical_name(name): make_strategy(name) for name in strategies}
+    return {strategy_label(spec): make_strategy(spec) for spec in strategies}
 
 
 def _check_indices(indices, n_pool, n_instances, name):
