@@ -10,7 +10,10 @@ Runs ``skbalpm benchmark`` (random, BALD, PowerBALD, BAL-PM) on
 embedded with the default model, and writes each one's results, summary and learning
 curves to ``docs/benchmarks/<name>/``. Checkpointed: rerunning resumes. Usage::
 
-    python benchmarks/run_label_efficiency.py [--seeds 3] [--device auto] [--only NAME ...]
+    python benchmarks/run_label_efficiency.py [--seeds 5] [--suite scaling] [--only NAME ...]
+
+``--suite scaling`` adds the BAL-PM variants of the beta study (issue 7): fixed beta in
+{0.1, 0.01, 0.001, 0.0001} and the scale-free modes standardize, rank and tiebreak.
 
 Each run prints its ceiling (all training labels) next to the table: a benchmark on data
 the model cannot learn shows nothing.
@@ -41,13 +44,22 @@ BENCHMARKS = {
     "synthetic": ["synthetic"],
 }
 
+SUITES = {
+    "core": "random,bald,powerbald,balpm",
+    "scaling": (
+        "random,bald,powerbald,balpm,balpm(beta=0.1),balpm(beta=0.001),balpm(beta=0.0001),"
+        "balpm(scaling=standardize),balpm(scaling=rank),balpm(scaling=tiebreak)"
+    ),
+}
+
 
 def main_script(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--suite", choices=sorted(SUITES), default="core")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--initial-size", type=int, default=100)
-    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--initial-size", type=int, default=50)
+    parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), default=None)
     parser.add_argument("--output-root", default=str(ROOT / "docs" / "benchmarks"))
@@ -68,15 +80,13 @@ def main_script(argv=None):
             "--seeds",
             str(args.seeds),
             "--strategies",
-            "random,bald,powerbald,balpm",
+            SUITES[args.suite],
             "--device",
             args.device,
             "--output-dir",
             str(Path(args.output_root) / name),
         ]
-        if name == "tldr-batch13":  # ~880 training pairs: a smaller protocol fits
-            cli += ["--initial-size", "50", "--batch-size", "50", "--rounds", "10"]
-        elif name != "synthetic":  # the synthetic default keeps its own protocol
+        if name != "synthetic":  # the synthetic default keeps its own protocol
             cli += [
                 "--initial-size",
                 str(args.initial_size),
