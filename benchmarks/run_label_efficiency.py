@@ -58,6 +58,7 @@ def main_script(argv=None):
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--suite", choices=sorted(SUITES), default="core")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--n-jobs", type=int, default=-1, help="processes (-1: every core)")
     parser.add_argument("--initial-size", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=10)
@@ -83,6 +84,8 @@ def main_script(argv=None):
             SUITES[args.suite],
             "--device",
             args.device,
+            "--n-jobs",
+            str(args.n_jobs),
             "--output-dir",
             str(Path(args.output_root) / name),
         ]

@@ -234,3 +234,46 @@ def test_strategy_list_splits_outside_parentheses():
         "bald",
     ]
     assert strategy_label("balpm(scaling='rank', beta=0.1)") == "balpm(beta=0.1,scaling=rank)"
+
+
+@pytest.mark.filterwarnings("ignore:.*tasks which were still being processed:UserWarning")
+def test_parallel_runs_give_the_sequential_rows_and_resume(task, tmp_path):
+    compare = [c for c in RESULT_COLUMNS if c not in TIMING_COLUMNS]
+    sequential = _run(task, None).results
+    parallel = _run(task, tmp_path / "par", n_jobs=2).results
+    pd.testing.assert_frame_equal(parallel[compare], sequential[compare])
+    assert not list((tmp_path / "par" / "partial").glob("*.json"))  # all merged
+
+    def stop(row):
+        raise BenchmarkInterrupted
+
+    with pytest.raises(BenchmarkInterrupted):
+        _run(task, tmp_path / "cut", n_jobs=2, callback=stop)
+    resumed = _run(task, tmp_path / "cut", n_jobs=2).results
+    pd.testing.assert_frame_equal(resumed[compare], sequential[compare])
+
+
+def test_resume_takes_up_a_workers_partial_run(task, tmp_path):
+    # A worker killed mid-run leaves its rounds in a partial file only; resuming must not
+    # redo them (the callback sees only the rounds still to run).
+    from skbalpm.benchmark._experiment import _Checkpoint
+
+    full = _run(task, tmp_path / "full", compute_ceiling=False).results
+    out = tmp_path / "cut"
+    _run(task, out, seeds=[0, 1], compute_ceiling=False)
+    state = json.loads((out / "checkpoint.json").read_text())
+    run = state["runs"]["random|1"]
+    cut = {"rows": run["rows"][:2], "labelled": run["labelled"][: 20 + 2 * 10]}
+    state["runs"]["random|1"] = {"rows": [], "labelled": run["labelled"][:20]}
+    (out / "checkpoint.json").write_text(json.dumps(state))
+    partial = _Checkpoint(out, state["config"], resume=True).partial_path(1, "random")
+    partial.parent.mkdir(exist_ok=True)
+    partial.write_text(json.dumps(cut))
+    seen = []
+    resumed = _run(task, out, compute_ceiling=False, callback=seen.append).results
+    assert [(r["strategy"], r["seed"], r["round"]) for r in seen] == [
+        ("random", 1, 2),
+        ("random", 1, 3),
+    ]
+    compare = [c for c in RESULT_COLUMNS if c not in TIMING_COLUMNS]
+    pd.testing.assert_frame_equal(resumed[compare], full[compare])

@@ -118,6 +118,13 @@ def add_benchmark_arguments(parser):
     )
     loop.add_argument("--rounds", type=int, default=10, help="acquisition rounds (default: 10).")
     loop.add_argument(
+        "--n-jobs",
+        type=int,
+        default=-1,
+        help="processes running (strategy, seed) runs side by side; -1: one per CPU core "
+        "(default: -1). Results do not depend on it.",
+    )
+    loop.add_argument(
         "--test-fraction",
         type=float,
         default=0.2,
@@ -274,6 +281,7 @@ def run_benchmark_command(args):
         resume=not args.no_resume,
         compute_ceiling=not args.no_ceiling,
         extra_config=extra,
+        n_jobs=args.n_jobs,
         verbose=0 if args.quiet else 1,
     )
     summary = summarize_results(out.results)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -11,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import clone
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 from sklearn.utils import Bunch
@@ -201,6 +203,136 @@ class _Checkpoint:
         if self.path is not None:
             _atomic_write(self.path, json.dumps(self.state))
 
+    def partial_path(self, seed, name):
+        """Where a worker process keeps run (name, seed) between rounds (or None)."""
+        if self.path is None:
+            return None
+        digest = hashlib.sha1(f"{name}|{seed}".encode()).hexdigest()[:16]
+        return self.path.parent / "partial" / f"run-{digest}.json"
+
+    def remove_partial(self, seed, name):
+        path = self.partial_path(seed, name)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def merge_partial_runs(self):
+        """Take up the rounds that worker processes of an interrupted run had finished."""
+        if self.path is None or not (self.path.parent / "partial").is_dir():
+            return
+        for key, run in self.state["runs"].items():
+            name, seed = key.rsplit("|", 1)
+            path = self.partial_path(seed, name)
+            if path.exists():
+                saved = json.loads(path.read_text(encoding="utf-8"))
+                if len(saved["rows"]) > len(run["rows"]):
+                    self.state["runs"][key] = saved
+        self.save()
+
+
+def _fit_ceiling(classifier, seed, data, dataset_name):
+    """Fit on the whole training split: the best the classifier does with every label."""
+    X_train, y_train, X_test, y_test = data
+    start = time.perf_counter()
+    full = _with_seed(classifier, _derived_seed(seed, 10**6, 0)).fit(X_train, y_train)
+    ll, acc = _evaluate(full, X_test, y_test)
+    return {
+        "dataset": dataset_name,
+        "seed": seed,
+        "n_labels": len(y_train),
+        "test_log_likelihood": ll,
+        "test_accuracy": acc,
+        "fit_seconds": time.perf_counter() - start,
+    }
+
+
+def _run_strategy(
+    run, *, name, strategy, classifier, seed, data, n_rounds, batch_size, dataset_name, on_round
+):
+    """Continue one (strategy, seed) run from its state ``run`` to the last round.
+
+    ``run`` holds the rows so far and the labelled positions; it is updated in place and
+    ``on_round(run, row)`` is called after every round.
+    """
+    X_train, y_train, X_test, y_test = data
+    for round_ in range(len(run["rows"]), n_rounds + 1):
+        labelled = np.asarray(run["labelled"], dtype=np.int64)
+        pool = np.setdiff1d(np.arange(len(y_train)), labelled)  # sorted positions
+        start = time.perf_counter()
+        fitted = _with_seed(classifier, _derived_seed(seed, round_, 0))
+        fitted.fit(X_train[labelled], y_train[labelled])
+        fit_seconds = time.perf_counter() - start
+        ll, acc = _evaluate(fitted, X_test, y_test)
+        query_seconds = float("nan")
+        if round_ < n_rounds:
+            start = time.perf_counter()
+            picker = _with_seed(strategy, _derived_seed(seed, round_, 1))
+            n_instances = min(batch_size, len(pool))
+            indices, _ = picker(
+                fitted, X_train[pool], n_instances=n_instances, X_acquired=X_train[labelled]
+            )
+            indices = _check_indices(indices, len(pool), n_instances, name)
+            query_seconds = time.perf_counter() - start
+            run["labelled"] = labelled.tolist() + pool[indices].tolist()
+        row = {
+            "dataset": dataset_name,
+            "strategy": name,
+            "seed": seed,
+            "round": round_,
+            "n_labels": len(labelled),
+            "n_pool": len(pool),
+            "test_log_likelihood": ll,
+            "test_accuracy": acc,
+            "fit_seconds": fit_seconds,
+            "query_seconds": query_seconds,
+        }
+        run["rows"].append(row)
+        on_round(run, row)
+    return run
+
+
+def _job(
+    *,
+    kind,
+    seed,
+    name,
+    run,
+    strategy,
+    classifier,
+    data,
+    n_rounds,
+    batch_size,
+    dataset_name,
+    on_round=None,
+    partial_path=None,
+):
+    """One unit of work: a seed's ceiling fit or a (strategy, seed) run.
+
+    Returns ``(kind, seed, name, result)`` so that results arriving in any order can be
+    placed. In a worker process, ``partial_path`` receives the run after every round.
+    """
+    if kind == "ceiling":
+        return kind, seed, name, _fit_ceiling(classifier, seed, data, dataset_name)
+    if on_round is None:
+
+        def on_round(run, row):
+            if partial_path is not None:
+                Path(partial_path).parent.mkdir(parents=True, exist_ok=True)
+                _atomic_write(Path(partial_path), json.dumps(run))
+
+    result = _run_strategy(
+        run,
+        name=name,
+        strategy=strategy,
+        classifier=classifier,
+        seed=seed,
+        data=data,
+        n_rounds=n_rounds,
+        batch_size=batch_size,
+        dataset_name=dataset_name,
+        on_round=on_round,
+    )
+    return kind, seed, name, result
+
 
 def run_benchmark(
     X,
@@ -223,6 +355,7 @@ def run_benchmark(
     compute_ceiling=True,
     callback=None,
     extra_config=None,
+    n_jobs=None,
     verbose=1,
 ):
     """Compare query strategies in pool-based active learning over several seeds.
@@ -281,11 +414,18 @@ def run_benchmark(
         every label (the ceiling of the curves).
     callback : callable or None
         ``callback(row)`` after every round (after the checkpoint is written); raise
-        :class:`BenchmarkInterrupted` to stop.
+        :class:`BenchmarkInterrupted` to stop. With ``n_jobs`` > 1 it is called in this
+        process for each round of a run when the run ends.
     extra_config : dict or None
         More configuration to record (e.g. the data set's source).
+    n_jobs : int or None, default=None
+        Processes running (strategy, seed) runs side by side (joblib; None means 1, -1
+        every core). Results do not depend on it: every fit and query is seeded from
+        (seed, round). Each worker checkpoints its run after every round, so an
+        interrupted parallel run resumes too. Keep the classifier's own ``n_jobs`` at 1
+        thread when using several processes.
     verbose : int, default=1
-        Progress bars when > 0.
+        A progress bar over all rounds when > 0.
 
     Returns
     -------
@@ -382,80 +522,97 @@ def run_benchmark(
         }
         _atomic_write(Path(output_dir) / "results.json", json.dumps(payload, indent=1))
 
+    splits = {}
     for seed in seeds:
         train, test = split_train_test(len(X), test_size, seed, groups)
-        X_train, y_train, X_test, y_test = X[train], y[train], X[test], y[test]
         initial = np.random.RandomState(seed).permutation(len(train))[:initial_size]
-
-        if compute_ceiling and str(seed) not in checkpoint.state["ceiling"]:
-            start = time.perf_counter()
-            full = _with_seed(classifier, _derived_seed(seed, 10**6, 0)).fit(X_train, y_train)
-            ll, acc = _evaluate(full, X_test, y_test)
-            checkpoint.state["ceiling"][str(seed)] = {
-                "dataset": dataset_name,
-                "seed": seed,
-                "n_labels": len(train),
-                "test_log_likelihood": ll,
-                "test_accuracy": acc,
-                "fit_seconds": time.perf_counter() - start,
-            }
-            checkpoint.save()
-
-        for name, strategy in strategies.items():
-            key = f"{name}|{seed}"
-            run = checkpoint.state["runs"].setdefault(
-                key, {"rows": [], "labelled": initial.tolist()}
+        splits[seed] = train, test  # positions: one seed's copy of the data at a time
+        for name in strategies:
+            checkpoint.state["runs"].setdefault(
+                f"{name}|{seed}", {"rows": [], "labelled": initial.tolist()}
             )
-            start_round = len(run["rows"])
-            bar = tqdm(
-                total=n_rounds + 1,
-                initial=start_round,
-                desc=f"{name} seed {seed}",
-                disable=verbose <= 0,
-                leave=False,
+    checkpoint.merge_partial_runs()
+
+    jobs = [
+        (kind, seed, name)
+        for seed in seeds
+        for kind, name in [("ceiling", None)] * bool(compute_ceiling)
+        + [("run", name) for name in strategies]
+        if (kind == "ceiling" and str(seed) not in checkpoint.state["ceiling"])
+        or (kind == "run" and len(checkpoint.state["runs"][f"{name}|{seed}"]["rows"]) <= n_rounds)
+    ]
+
+    def job_arguments(kind, seed, name):
+        return dict(
+            kind=kind,
+            seed=seed,
+            name=name,
+            run=None if kind == "ceiling" else checkpoint.state["runs"][f"{name}|{seed}"],
+            strategy=None if kind == "ceiling" else strategies[name],
+            classifier=classifier,
+            data=(X[splits[seed][0]], y[splits[seed][0]], X[splits[seed][1]], y[splits[seed][1]]),
+            n_rounds=n_rounds,
+            batch_size=batch_size,
+            dataset_name=dataset_name,
+        )
+
+    n_workers = min(effective_n_jobs(n_jobs), max(len(jobs), 1))
+    bar = tqdm(
+        total=len(seeds) * len(strategies) * (n_rounds + 1),
+        initial=sum(len(run["rows"]) for run in checkpoint.state["runs"].values()),
+        desc=f"{dataset_name} rounds",
+        disable=verbose <= 0,
+    )
+
+    def finished_round(row):
+        bar.update(1)
+        bar.set_postfix(
+            run=f"{row['strategy']} seed {row['seed']}",
+            labels=row["n_labels"],
+            ll=f"{row['test_log_likelihood']:.3f}",
+        )
+        if callback is not None:
+            callback(row)
+
+    def sequential_round(run, row):
+        checkpoint.save()
+        write_results()
+        finished_round(row)
+
+    try:
+        if n_workers <= 1:
+            for kind, seed, name in jobs:
+                _, _, _, result = _job(**job_arguments(kind, seed, name), on_round=sequential_round)
+                if kind == "ceiling":
+                    checkpoint.state["ceiling"][str(seed)] = result
+                    checkpoint.save()
+        else:
+            # One process per (strategy, seed) run. Each worker writes its run to a
+            # partial checkpoint after every round; the run joins checkpoint.json here
+            # when it ends, and a resumed run picks the partial files up.
+            tasks = (
+                delayed(_job)(
+                    **job_arguments(kind, seed, name),
+                    partial_path=checkpoint.partial_path(seed, name),
+                )
+                for kind, seed, name in jobs
             )
-            for round_ in range(start_round, n_rounds + 1):
-                labelled = np.asarray(run["labelled"], dtype=np.int64)
-                pool = np.setdiff1d(np.arange(len(train)), labelled)  # sorted positions
-                start = time.perf_counter()
-                fitted = _with_seed(classifier, _derived_seed(seed, round_, 0))
-                fitted.fit(X_train[labelled], y_train[labelled])
-                fit_seconds = time.perf_counter() - start
-                ll, acc = _evaluate(fitted, X_test, y_test)
-                query_seconds = float("nan")
-                if round_ < n_rounds:
-                    start = time.perf_counter()
-                    picker = _with_seed(strategy, _derived_seed(seed, round_, 1))
-                    n_instances = min(batch_size, len(pool))
-                    indices, _ = picker(
-                        fitted,
-                        X_train[pool],
-                        n_instances=n_instances,
-                        X_acquired=X_train[labelled],
-                    )
-                    indices = _check_indices(indices, len(pool), n_instances, name)
-                    query_seconds = time.perf_counter() - start
-                    run["labelled"] = labelled.tolist() + pool[indices].tolist()
-                row = {
-                    "dataset": dataset_name,
-                    "strategy": name,
-                    "seed": seed,
-                    "round": round_,
-                    "n_labels": len(labelled),
-                    "n_pool": len(pool),
-                    "test_log_likelihood": ll,
-                    "test_accuracy": acc,
-                    "fit_seconds": fit_seconds,
-                    "query_seconds": query_seconds,
-                }
-                run["rows"].append(row)
+            parallel = Parallel(n_jobs=n_workers, return_as="generator_unordered")
+            for kind, seed, name, result in parallel(tasks):
+                if kind == "ceiling":
+                    checkpoint.state["ceiling"][str(seed)] = result
+                    checkpoint.save()
+                    continue
+                key = f"{name}|{seed}"
+                n_before = len(checkpoint.state["runs"][key]["rows"])
+                checkpoint.state["runs"][key] = result
                 checkpoint.save()
+                checkpoint.remove_partial(seed, name)
                 write_results()
-                bar.update(1)
-                bar.set_postfix(labels=len(labelled), ll=f"{ll:.3f}", acc=f"{acc:.3f}")
-                if callback is not None:
-                    callback(row)
-            bar.close()
+                for row in result["rows"][n_before:]:
+                    finished_round(row)
+    finally:
+        bar.close()
 
     write_results()
     results = pd.DataFrame(all_rows(), columns=list(RESULT_COLUMNS))
