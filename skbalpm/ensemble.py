@@ -235,6 +235,17 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : PreferenceEnsembleClassifier
             The fitted estimator.
+
+        Examples
+        --------
+        >>> from skbalpm.datasets import make_synthetic_preferences
+        >>> data = make_synthetic_preferences(n_samples=200, n_features=4, random_state=0)
+        >>> clf = PreferenceEnsembleClassifier(n_members=3, max_epochs=20, random_state=0)
+        >>> clf = clf.fit(data.X, data.y)
+        >>> clf.classes_.tolist(), len(clf.coefs_), clf.coefs_[0].shape
+        ([0, 1], 3, (3, 4, 256))
+        >>> 1 <= clf.n_epochs_ <= 20
+        True
         """
         self._validate_params()
         first_fit = not (self.warm_start and hasattr(self, "coefs_"))

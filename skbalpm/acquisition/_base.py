@@ -156,7 +156,30 @@ class _QueryContext:
 class BaseQueryStrategy(BaseEstimator):
     """Base class of the query strategies: validation and the modAL calling convention.
 
-    Subclasses implement ``_select(context, n_instances, rng) -> (indices, scores)``.
+    Every strategy of :mod:`skbalpm.acquisition` derives from it: it checks the pool and
+    ``n_instances``, resolves the classifier (modAL ``ActiveLearner``, fitted classifier
+    or Pipeline), computes the pool's features, member probabilities and prompt features
+    lazily, and returns ``(indices, scores)``. Subclasses implement
+    ``_select(context, n_instances) -> (indices, scores)``, where ``context`` gives the
+    pool as ``features``, ``member_probs`` (n_members, n_pool), ``pool_prompts`` and
+    ``acquired_prompts``.
+
+    Examples
+    --------
+    A strategy that picks the pairs whose ensemble-mean prediction is closest to 1/2:
+
+    >>> import numpy as np
+    >>> from skbalpm.acquisition import BaseQueryStrategy
+    >>> class ClosestToHalf(BaseQueryStrategy):
+    ...     def _select(self, context, n_instances):
+    ...         distance = np.abs(context.member_probs.mean(axis=0) - 0.5)
+    ...         picks = np.argsort(distance, kind="stable")[:n_instances]
+    ...         return picks, -distance[picks]
+    >>> class Fixed:  # a fitted classifier with member probabilities
+    ...     def predict_member_proba(self, X):
+    ...         return np.array([[0.9, 0.45, 0.2], [0.8, 0.5, 0.3]])
+    >>> ClosestToHalf()(Fixed(), np.zeros((3, 6)), n_instances=2)[0].tolist()
+    [1, 2]
     """
 
     def _random_state(self):
@@ -214,6 +237,23 @@ class BaseQueryStrategy(BaseEstimator):
             The classifier has no ``predict_member_proba`` (for strategies that need it).
         sklearn.exceptions.NotFittedError
             The classifier is not fitted.
+
+        Examples
+        --------
+        The three ways to pass the classifier: a fitted
+        :class:`~skbalpm.PreferenceEnsembleClassifier` (here), a Pipeline ending in one
+        (the pool is then raw text), or a modAL ``ActiveLearner``.
+
+        >>> from skbalpm import BALDQueryStrategy, PreferenceEnsembleClassifier
+        >>> from skbalpm.datasets import make_synthetic_preferences
+        >>> data = make_synthetic_preferences(n_samples=120, n_features=4, random_state=0)
+        >>> clf = PreferenceEnsembleClassifier(n_members=3, max_epochs=5, random_state=0)
+        >>> clf = clf.fit(data.X[:40], data.y[:40])
+        >>> indices, scores = BALDQueryStrategy()(clf, data.X[40:], n_instances=5)
+        >>> indices.shape, scores.shape, len(set(indices.tolist()))
+        ((5,), (5,), 5)
+        >>> bool((scores[:-1] >= scores[1:]).all())  # top-B BALD, largest first
+        True
         """
         n_pool = _num_samples(X_pool)
         if n_pool == 0:

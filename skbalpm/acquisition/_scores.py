@@ -62,6 +62,11 @@ def predictive_entropy(probs_MN) -> np.ndarray:
     ValueError
         If the shape is wrong or an entry is NaN or outside [0, 1].
 
+    References
+    ----------
+    Y. Gal, R. Islam, Z. Ghahramani, "Deep Bayesian Active Learning with Image Data",
+    ICML 2017, arXiv:1703.02910 (the "Max Entropy" acquisition).
+
     Examples
     --------
     >>> float(predictive_entropy([[0.5], [0.5]])[0])  # log 2
@@ -139,6 +144,14 @@ def knn_radius(features_ND, k: int = 13, *, backend: str = "torch", **kwargs) ->
     radius_N : ndarray of shape (n_samples,), float64
         r_k of every row.
 
+    References
+    ----------
+    A. Kraskov, H. Stögbauer, P. Grassberger, "Estimating mutual information",
+    Physical Review E 69, 066138, 2004.
+
+    L. Melo, P. Tigas, A. Abate, Y. Gal, "Deep Bayesian Active Learning for Preference
+    Modeling in Large Language Models", arXiv:2406.10023, 2024.
+
     Examples
     --------
     >>> import numpy as np
@@ -173,6 +186,15 @@ def ball_counts(pool_ND, radii_N, acquired_AD, **kwargs) -> np.ndarray:
     Returns
     -------
     counts_N : ndarray of shape (n_pool,), int64
+        n_D(x) of every pool point.
+
+    References
+    ----------
+    A. Kraskov, H. Stögbauer, P. Grassberger, "Estimating mutual information",
+    Physical Review E 69, 066138, 2004.
+
+    L. Melo, P. Tigas, A. Abate, Y. Gal, "Deep Bayesian Active Learning for Preference
+    Modeling in Large Language Models", arXiv:2406.10023, 2024.
 
     Examples
     --------

@@ -79,6 +79,11 @@ class PredictiveEntropyQueryStrategy(BaseQueryStrategy):
     random_state : int, RandomState instance or None, default=None
         Unused (deterministic; ties go to the lower pool position).
 
+    References
+    ----------
+    Y. Gal, R. Islam, Z. Ghahramani, "Deep Bayesian Active Learning with Image Data",
+    ICML 2017, arXiv:1703.02910 (the "Max Entropy" acquisition).
+
     Examples
     --------
     >>> import numpy as np

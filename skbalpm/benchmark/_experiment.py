@@ -39,7 +39,33 @@ TIMING_COLUMNS = ("fit_seconds", "query_seconds")
 
 
 class BenchmarkInterrupted(Exception):
-    """Raise from a ``callback`` to stop a run; the checkpoint keeps what was done."""
+    """Raise from a ``callback`` to stop a run; the checkpoint keeps what was done.
+
+    :func:`run_benchmark` lets it propagate; calling it again with the same
+    ``output_dir`` (and ``resume=True``) continues from the last completed round.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> def first(clf, X_pool, n_instances=1, **kw):
+    ...     return np.arange(n_instances), np.zeros(n_instances)
+    >>> def stop_after_round_1(row):
+    ...     if row["round"] == 1:
+    ...         raise BenchmarkInterrupted
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(60, 4)); y = (X[:, 0] > X[:, 2]).astype(int)
+    >>> kwargs = dict(strategies={"first": first}, classifier=LogisticRegression(), seeds=1,
+    ...               initial_size=10, batch_size=5, n_rounds=3, feature_layout="a|b",
+    ...               output_dir=tempfile.mkdtemp(), verbose=0)
+    >>> try:
+    ...     run_benchmark(X, y, callback=stop_after_round_1, **kwargs)
+    ... except BenchmarkInterrupted:
+    ...     print("stopped")
+    stopped
+    >>> run_benchmark(X, y, **kwargs).results["round"].tolist()  # resumed: rounds 2 and 3 run
+    [0, 1, 2, 3]
+    """
 
 
 def package_versions():

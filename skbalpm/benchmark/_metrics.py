@@ -223,6 +223,14 @@ def summarize_results(results, *, baseline="random", n_boot=2000, random_state=0
     summary : DataFrame
         One row per strategy.
 
+    References
+    ----------
+    Melo, Tigas, Abate, Gal, "Deep Bayesian Active Learning for Preference Modeling in
+    Large Language Models", arXiv:2406.10023, 2024 (the fraction of labels saved).
+
+    B. Efron, R. J. Tibshirani, "An Introduction to the Bootstrap", Chapman & Hall, 1993
+    (percentile intervals).
+
     Examples
     --------
     >>> import pandas as pd

@@ -26,7 +26,19 @@ class MalformedRecordError(ValueError):
     """A record in a preference file does not follow its format.
 
     The message names the file, the position (line number for JSON Lines, record index
-    for JSON lists, row for tables) and what was wrong.
+    for JSON lists, row for tables) and what was wrong. It is a :class:`ValueError`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from skbalpm.datasets import MalformedRecordError, load_hh_rlhf
+    >>> tmp = pathlib.Path(tempfile.mkdtemp()) / "broken.jsonl"
+    >>> _ = tmp.write_text('{"chosen": "Hi"}\\n')
+    >>> try:
+    ...     load_hh_rlhf(tmp)
+    ... except MalformedRecordError as error:
+    ...     print(str(error).split(": ", 1)[1])
+    missing field 'rejected' (fields present: ['chosen']).
     """
 
 
