@@ -124,13 +124,10 @@ def _parameters(obj):
     """Names a docstring must describe: the signature's, without self and cls."""
     target = obj
     if inspect.isclass(obj):
-        init = next(
-            (k.__dict__["__init__"] for k in obj.__mro__ if "__init__" in k.__dict__), None
-        )
         owner = next(k for k in obj.__mro__ if "__init__" in k.__dict__)
-        if init is None or not owner.__module__.startswith("skbalpm"):
+        if not owner.__module__.startswith("skbalpm"):
             return []  # e.g. exceptions: the constructor is Python's own
-        target = init
+        target = owner.__dict__["__init__"]
     names = []
     for p in inspect.signature(target).parameters.values():
         if p.name in ("self", "cls"):
