@@ -8,7 +8,9 @@ Runs ``skbalpm benchmark`` (random, BALD, PowerBALD, BAL-PM) on
 * the built-in synthetic default task,
 
 embedded with the default model, and writes each one's results, summary and learning
-curves to ``docs/benchmarks/<name>/``. Checkpointed: rerunning resumes. Usage::
+curves to ``docs/benchmarks/<name>/``, with ``command.txt`` (the equivalent
+``skbalpm benchmark`` command) and ``machine.txt`` (the machine and the date) for the
+documentation's benchmarks page. Checkpointed: rerunning resumes. Usage::
 
     python benchmarks/run_label_efficiency.py [--seeds 5] [--suite scaling] [--only NAME ...]
 
@@ -22,10 +24,13 @@ the model cannot learn shows nothing.
 from __future__ import annotations
 
 import argparse
+import datetime
+import os
 import platform
 from pathlib import Path
 
 import torch
+from _machine import describe_machine  # benchmarks/ is on the path when run as a script
 
 from skbalpm.cli import main
 
@@ -99,6 +104,13 @@ def main_script(argv=None):
                 str(args.rounds),
             ]
         main(cli)
+        # the command (paths relative to the repository root) and the machine, for the docs
+        shown = [os.path.relpath(a, ROOT) if os.path.isabs(a) else a for a in cli]
+        out = Path(args.output_root) / name
+        (out / "command.txt").write_text("skbalpm " + " ".join(shown) + "\n", encoding="utf-8")
+        (out / "machine.txt").write_text(
+            f"{describe_machine()}; {datetime.date.today():%Y-%m-%d}\n", encoding="utf-8"
+        )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,8 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
 
     Each row (prompt, response_a, response_b) becomes the float32 features
     ``phi(prompt + response_a) | phi(prompt + response_b) | phi(prompt)`` (layout
-    ``"a|b|prompt"``, see :mod:`skbalpm._features`): the classifier reads the two response
-    blocks, the BAL-PM entropy term the prompt block. ``fit`` learns nothing (like a
+    ``"a|b|prompt"``, see :func:`skbalpm.split_feature_blocks`): the classifier reads the
+    two response blocks, the BAL-PM entropy term the prompt block. ``fit`` learns nothing (like a
     hashing vectorizer) and only checks the input and settles the model; every distinct
     text is embedded once per call and, with the cache on, once ever.
 

@@ -434,7 +434,8 @@ class KNNRadiusCache:
     k : int
         Which neighbour (self included).
     **knn_kwargs
-        Passed to :func:`knn_search` (device, chunk_size, n_extra).
+        Passed to the exact search, ``knn_search`` (``device``, ``chunk_size``,
+        ``n_extra``); ``device`` defaults to the CPU.
 
     Attributes
     ----------

@@ -132,7 +132,7 @@ def knn_radius(features_ND, k: int = 13, *, backend: str = "torch", **kwargs) ->
         Which neighbour; 1 <= k <= n_samples.
     backend : {"torch", "faiss"}, default="torch"
         ``"torch"``: exact, blocked float32 GEMM distances with a float64 re-check near the
-        k-th distance (:func:`skbalpm.acquisition._knn.knn_search`). ``"faiss"``: approximate
+        k-th distance (``skbalpm.acquisition._knn.knn_search``). ``"faiss"``: approximate
         neighbours from a faiss HNSW index, for pools past about 10^5 rows (needs
         ``pip install skbalpm[faiss]``).
     **kwargs

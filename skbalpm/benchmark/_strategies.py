@@ -20,6 +20,7 @@ STRATEGY_CLASSES = {
 """Benchmark names -> classes of :mod:`skbalpm.acquisition`."""
 
 DEFAULT_STRATEGIES = ("random", "bald", "powerbald", "balpm")
+"""Strategies a benchmark compares when none are named: random, BALD, PowerBALD, BAL-PM."""
 
 
 _SPEC = re.compile(r"^\s*([A-Za-z_-]+)\s*(?:\((.*)\))?\s*$", re.DOTALL)

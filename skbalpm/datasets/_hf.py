@@ -26,7 +26,7 @@ def load_hf_dataset(
 ):
     """Load a preference data set by its Hugging Face hub name (needs the ``hf`` extra).
 
-    The rows are read with :func:`datasets.load_dataset` (online, or from its local cache)
+    The rows are read with ``datasets.load_dataset`` (online, or from its local cache)
     and parsed by the loader of their layout: HH-RLHF (``chosen``/``rejected``
     conversations, e.g. ``"Anthropic/hh-rlhf"``), summarize-from-feedback comparisons
     (``info``, ``summaries``, ``choice``) or a plain table (see

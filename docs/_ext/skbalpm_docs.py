@@ -1,0 +1,284 @@
+"""Build-time pages of the skbalpm documentation.
+
+On ``builder-inited`` this extension writes, under ``docs/generated/``:
+
+* ``benchmark_results.rst.inc``: one section per ``docs/benchmarks/<name>/`` folder that
+  holds a ``summary.csv`` (written by ``skbalpm benchmark`` and by
+  ``benchmarks/run_label_efficiency.py``): the protocol, the machine and package versions
+  from ``results.json``, the command that reproduces it, the summary table and the
+  learning-curve PNGs. ``machine.txt`` (the machine and the date) and ``command.txt`` (the
+  exact command), which ``run_label_efficiency.py`` writes, are shown when present; without
+  ``command.txt`` the command is rebuilt from the configuration in ``results.json``.
+  Without any folder the page says that the benchmarks have not been run yet.
+* ``cli_benchmark_help.txt``: ``skbalpm benchmark --help`` as the installed package prints it.
+
+Nothing here is hard-coded: the page always shows what the files hold.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+CURVES = (
+    ("learning_curve_test_log_likelihood.png", "test log-likelihood"),
+    ("learning_curve_test_accuracy.png", "test accuracy"),
+)
+
+
+def _float(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _saved(value):
+    if math.isnan(value):
+        return "–"
+    return "not reached" if math.isinf(value) else f"{value:+.0%}"
+
+
+def _with_interval(row, key, fmt):
+    value, low, high = (_float(row.get(k)) for k in (key, f"{key}_low", f"{key}_high"))
+    if key == "labels_saved":
+        return f"{_saved(value)} [{_saved(low)}, {_saved(high)}]"
+    if math.isnan(value):
+        return "–"
+    return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
+
+
+def _summary_table(rows):
+    has_baseline = bool(rows) and "labels_saved" in rows[0]
+    header = ["strategy", "seeds", "final labels", "final log-lik.", "final acc."]
+    if has_baseline:
+        header += ["labels saved vs random [95% CI]", "AUC log-lik. − random [95% CI]"]
+    header += ["AUC acc. [95% CI]"]
+    body = []
+    for row in rows:
+        cells = [
+            f"``{row['strategy']}``",
+            row.get("n_seeds", ""),
+            row.get("final_labels", ""),
+            f"{_float(row.get('final_log_likelihood')):.4f}",
+            f"{_float(row.get('final_accuracy')):.3f}",
+        ]
+        if has_baseline:
+            cells += [
+                _with_interval(row, "labels_saved", ""),
+                _with_interval(row, "area_log_likelihood_diff", "+.4f"),
+            ]
+        cells.append(_with_interval(row, "area_accuracy", ".3f"))
+        body.append(cells)
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    for cells in [header, *body]:
+        lines.append(f"   * - {cells[0]}")
+        lines += [f"     - {cell}" for cell in cells[1:]]
+    return lines
+
+
+def _display_path(path):
+    """A data path as a reader would write it: ``../shared/data/...`` when it is there."""
+    text = str(path).replace("\\", "/")
+    match = re.search(r"(?:^|/)shared/data/(.*)$", text)
+    return f"../shared/data/{match.group(1)}" if match else text
+
+
+def _cli_command(name, config):
+    """The ``skbalpm benchmark`` command line that repeats a run, from its recorded config."""
+    sources = config.get("source") or ["synthetic"]
+    synthetic = sources == ["make_synthetic_preferences"]
+    parts = ["skbalpm benchmark", "--dataset"]
+    parts += ["synthetic"] if synthetic else [_display_path(s) for s in sources]
+    parts += ["--name", name]
+    if synthetic:
+        parts += ["--synthetic-samples", str(config.get("n_samples"))]
+        parts += ["--synthetic-features", str(int(config.get("n_features", 48)) // 3)]
+    seeds = config.get("seeds", [])
+    parts += ["--seeds", str(len(seeds))]
+    for option, key in (
+        ("--initial-size", "initial_size"),
+        ("--batch-size", "batch_size"),
+        ("--rounds", "n_rounds"),
+    ):
+        parts += [option, str(config.get(key))]
+    parts += ["--strategies", ",".join(config.get("strategies", {}))]
+    if config.get("test_size", 0.2) != 0.2:
+        parts += ["--test-fraction", str(config["test_size"])]
+    classifier = str(config.get("classifier", ""))
+    for option, pattern in (
+        ("--n-members", r"n_members=(\d+)"),
+        ("--max-epochs", r"max_epochs=(\d+)"),
+        ("--device", r"device='([^']+)'"),
+    ):
+        match = re.search(pattern, classifier)
+        if match and not (option == "--device" and match.group(1) == "auto"):
+            parts += [option, match.group(1)]
+    if config.get("compute_ceiling") is False:
+        parts.append("--no-ceiling")
+    if seeds != list(range(len(seeds))):
+        parts.append(f"   # the run used seeds {seeds}")
+    return " ".join(parts)
+
+
+def _command(folder, config):
+    given = folder / "command.txt"
+    if given.is_file():
+        return given.read_text(encoding="utf-8").strip()
+    return _cli_command(folder.name, config)
+
+
+def _benchmark_section(folder):
+    with open(folder / "summary.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    results = folder / "results.json"
+    payload = json.loads(results.read_text(encoding="utf-8")) if results.is_file() else {}
+    config, versions = payload.get("config", {}), payload.get("versions", {})
+    name = folder.name
+    lines = [name, "-" * max(len(name), 3), ""]
+    if config:
+        seeds = config.get("seeds", [])
+        protocol = (
+            f"{config.get('n_samples')} pairs ({config.get('dataset')}); test fraction "
+            f"{config.get('test_size')}{', grouped split' if config.get('grouped_split') else ''}; "
+            f"{config.get('initial_size')} initial labels, then {config.get('batch_size')} per "
+            f"round for {config.get('n_rounds')} rounds; {len(seeds)} seeds."
+        )
+        lines += [f"**Protocol.** {protocol}", ""]
+    ceiling = payload.get("ceiling") or []
+    if ceiling:
+        ll = sum(c["test_log_likelihood"] for c in ceiling) / len(ceiling)
+        acc = sum(c["test_accuracy"] for c in ceiling) / len(ceiling)
+        n_full = round(sum(c["n_labels"] for c in ceiling) / len(ceiling))
+        lines += [
+            f"**Ceiling** (every one of the {n_full} training labels, mean over seeds): "
+            f"test log-likelihood {ll:.4f}, accuracy {acc:.3f}.",
+            "",
+        ]
+    if "bayes_log_likelihood" in config:
+        lines += [
+            f"**Bayes** (the true reward of the synthetic task): log-likelihood "
+            f"{config['bayes_log_likelihood']:.4f}, accuracy {config['bayes_accuracy']:.3f}.",
+            "",
+        ]
+    machine = folder / "machine.txt"
+    where = []
+    if machine.is_file():
+        where.append(machine.read_text(encoding="utf-8").strip())
+    if versions:
+        packages = ", ".join(
+            f"{k} {versions[k]}"
+            for k in ("python", "torch", "scikit-learn", "numpy", "skbalpm")
+            if versions.get(k)
+        )
+        where.append(f"{versions.get('platform', 'unknown platform')}; {packages}")
+    if where:
+        lines += ["**Machine.** " + " — ".join(where), ""]
+    lines += [
+        "**Reproduce** (from the repository root; checkpointed, a rerun resumes):",
+        "",
+        ".. code-block:: bash",
+        "",
+        f"   {_command(folder, config)}",
+        "",
+    ]
+    lines += [*_summary_table(rows), ""]
+    for filename, what in CURVES:
+        if (folder / filename).is_file():
+            lines += [
+                f".. figure:: /benchmarks/{name}/{filename}",
+                "   :width: 80%",
+                f"   :alt: learning curves ({what}) of {name}",
+                "",
+                f"   {name}: {what} against the number of labelled pairs, mean over seeds "
+                "with a ±1 standard-error band.",
+                "",
+            ]
+    return lines
+
+
+def write_benchmark_results(docs, out):
+    folders = sorted(p.parent for p in (docs / "benchmarks").glob("*/summary.csv"))
+    if not folders:
+        text = [
+            ".. note::",
+            "",
+            "   Not yet run: no ``docs/benchmarks/<name>/summary.csv`` in this checkout. "
+            "``python benchmarks/run_label_efficiency.py`` writes them (with the learning "
+            "curves); the next documentation build shows them here.",
+            "",
+        ]
+    else:
+        text = []
+        for folder in folders:
+            text += _benchmark_section(folder)
+    out.write_text("\n".join(text) + "\n", encoding="utf-8")
+
+
+def write_cli_help(out):
+    import argparse
+
+    from skbalpm.cli import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    benchmark = subparsers.choices["benchmark"]
+    # a fixed width: the text must not depend on the terminal of whoever builds the docs
+    benchmark.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=88)
+    out.write_text(benchmark.format_help(), encoding="utf-8")
+
+
+def _on_builder_inited(app):
+    docs = Path(app.srcdir)
+    generated = docs / "generated"
+    generated.mkdir(exist_ok=True)
+    write_benchmark_results(docs, generated / "benchmark_results.rst.inc")
+    write_cli_help(generated / "cli_benchmark_help.txt")
+
+
+def _skip_foreign_members(app, what, name, obj, skip, options):
+    """Document the members skbalpm defines, not those inherited from scikit-learn.
+
+    The inherited ``get_params``, ``set_params``, ``score``, ``set_output``... are
+    scikit-learn's and documented there (their docstrings point into scikit-learn's own
+    documentation, which this build cannot resolve).
+    """
+    if what == "class" and not str(getattr(obj, "__module__", "") or "").startswith("skbalpm"):
+        return True
+    return None
+
+
+def _constant_docstring(app, what, name, obj, options, lines):
+    """The docstring of a constant re-exported from a private module (e.g. skbalpm._features).
+
+    autodoc finds a constant's docstring (the string literal under its assignment) only in
+    the module that assigns it; under the public name it would show the docstring of the
+    value's type (``tuple``) instead.
+    """
+    if what != "data":
+        return
+    from sphinx.pycode import ModuleAnalyzer, PycodeError
+
+    short = name.rsplit(".", 1)[-1]
+    for module_name, module in sorted(sys.modules.items()):
+        if not module_name.startswith("skbalpm") or getattr(module, short, None) is not obj:
+            continue
+        try:
+            docs = ModuleAnalyzer.for_module(module_name).find_attr_docs()
+        except PycodeError:
+            continue
+        if ("", short) in docs:
+            lines[:] = list(docs["", short])
+            return
+
+
+def setup(app):
+    app.connect("builder-inited", _on_builder_inited)
+    app.connect("autodoc-skip-member", _skip_foreign_members)
+    # before numpydoc (priority 500), which then formats the text like any docstring
+    app.connect("autodoc-process-docstring", _constant_docstring, priority=400)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

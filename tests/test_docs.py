@@ -1,0 +1,142 @@
+"""The documentation's own code: the Getting started snippet runs, the benchmarks page builds.
+
+The full documentation build (``python -m sphinx -W ... docs docs/_build/html``, which
+also runs the gallery examples) is a separate step of ``.ci/run``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def _load_docs_extension():
+    spec = importlib.util.spec_from_file_location("skbalpm_docs", DOCS / "_ext" / "skbalpm_docs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _python_blocks(rst_text):
+    """The bodies of the ``.. code-block:: python`` directives of an rst text."""
+    blocks = []
+    for match in re.finditer(r"^\.\. code-block:: python\n\n((?:   .*\n|\n)+)", rst_text, re.M):
+        lines = [line[3:] for line in match.group(1).splitlines()]
+        blocks.append("\n".join(lines).strip() + "\n")
+    return blocks
+
+
+@pytest.mark.real_model
+@pytest.mark.slow
+def test_getting_started_pipeline_runs(tmp_path, monkeypatch, capsys):
+    page = DOCS / "getting_started.rst"
+    blocks = _python_blocks(page.read_text(encoding="utf-8"))
+    assert blocks, "getting_started.rst has no python example"
+    monkeypatch.setenv("SKBALPM_CACHE_DIR", str(tmp_path))  # keep the user's cache clean
+    namespace = {"__name__": "__getting_started__"}
+    for block in blocks:
+        exec(compile(block, str(page), "exec"), namespace)
+    indices = namespace["indices"]
+    assert indices.shape == (10,) and len(set(indices.tolist())) == 10
+    assert "[[" in capsys.readouterr().out  # predict_proba's rows were printed
+
+
+def _fake_benchmark(folder, with_plot):
+    """What ``skbalpm benchmark`` writes, for two strategies and two seeds."""
+    from skbalpm.benchmark import summarize_results
+
+    rows = [
+        dict(strategy=s, seed=k, n_labels=n, test_log_likelihood=v - 0.01 * k, test_accuracy=0.6)
+        for s, curve in {"random": [-0.69, -0.65, -0.62], "balpm": [-0.69, -0.62, -0.60]}.items()
+        for k in (0, 1)
+        for n, v in zip((20, 40, 60), curve, strict=True)
+    ]
+    folder.mkdir(parents=True)
+    summarize_results(pd.DataFrame(rows), n_boot=50).to_csv(folder / "summary.csv", index=False)
+    config = {
+        "dataset": folder.name,
+        "n_samples": 500,
+        "n_features": 1152,
+        "strategies": {"random": "RandomQueryStrategy()", "balpm": "BALPMQueryStrategy()"},
+        "classifier": "PreferenceEnsembleClassifier(max_epochs=30, n_members=3)",
+        "seeds": [0, 1],
+        "initial_size": 20,
+        "batch_size": 20,
+        "n_rounds": 2,
+        "test_size": 0.2,
+        "grouped_split": True,
+        "compute_ceiling": True,
+        "source": ["/somewhere/shared/data/hh-rlhf/helpful-base-test.jsonl.gz"],
+    }
+    ceiling = [
+        dict(seed=k, n_labels=400, test_log_likelihood=-0.55, test_accuracy=0.7) for k in (0, 1)
+    ]
+    payload = {
+        "config": config,
+        "versions": {"platform": "Linux-x", "torch": "2.x"},
+        "ceiling": ceiling,
+    }
+    (folder / "results.json").write_text(json.dumps(payload), encoding="utf-8")
+    if with_plot:
+        (folder / "learning_curve_test_log_likelihood.png").write_bytes(b"\x89PNG")
+
+
+def test_benchmarks_page_shows_results_when_present(tmp_path):
+    ext = _load_docs_extension()
+    out = tmp_path / "results.rst.inc"
+    ext.write_benchmark_results(tmp_path, out)
+    assert "Not yet run" in out.read_text(encoding="utf-8")
+
+    _fake_benchmark(tmp_path / "benchmarks" / "hh-small", with_plot=True)
+    _fake_benchmark(tmp_path / "benchmarks" / "other", with_plot=False)
+    (tmp_path / "benchmarks" / "other" / "machine.txt").write_text("AMD EPYC; 2026-11-27\n")
+    ext.write_benchmark_results(tmp_path, out)
+    text = out.read_text(encoding="utf-8")
+    assert "Not yet run" not in text
+    assert text.index("hh-small\n--------") < text.index("other\n-----")
+    # the command rebuilt from results.json, data path as seen from the repository root
+    assert (
+        "skbalpm benchmark --dataset ../shared/data/hh-rlhf/helpful-base-test.jsonl.gz "
+        "--name hh-small --seeds 2 --initial-size 20 --batch-size 20 --rounds 2 "
+        "--strategies random,balpm --n-members 3 --max-epochs 30"
+    ) in text
+    assert "**Machine.** AMD EPYC; 2026-11-27 — Linux-x; torch 2.x" in text
+    assert "   * - ``balpm``" in text and "   * - ``random``" in text
+    assert "test log-likelihood -0.5500, accuracy 0.700" in text  # the ceiling
+    assert ".. figure:: /benchmarks/hh-small/learning_curve_test_log_likelihood.png" in text
+    assert "/benchmarks/other/learning_curve" not in text
+    saved = pd.read_csv(tmp_path / "benchmarks" / "hh-small" / "summary.csv")
+    balpm = saved[saved["strategy"] == "balpm"].iloc[0]
+    assert f"{balpm['labels_saved']:+.0%}" in text
+    assert np.isfinite(balpm["labels_saved"])
+
+
+def test_benchmarks_page_prefers_the_recorded_command(tmp_path):
+    ext = _load_docs_extension()
+    _fake_benchmark(tmp_path / "benchmarks" / "run", with_plot=False)
+    (tmp_path / "benchmarks" / "run" / "command.txt").write_text("skbalpm benchmark --x 1\n")
+    out = tmp_path / "results.rst.inc"
+    ext.write_benchmark_results(tmp_path, out)
+    text = out.read_text(encoding="utf-8")
+    assert "   skbalpm benchmark --x 1\n" in text
+    assert "--initial-size" not in text
+
+
+def test_cli_help_is_generated_whatever_the_terminal(tmp_path, monkeypatch):
+    ext = _load_docs_extension()
+    texts = []
+    for columns in ("40", "200"):
+        monkeypatch.setenv("COLUMNS", columns)
+        ext.write_cli_help(tmp_path / "help.txt")
+        texts.append((tmp_path / "help.txt").read_text(encoding="utf-8"))
+    assert texts[0] == texts[1]
+    assert texts[0].startswith("usage: skbalpm benchmark")
+    assert "--strategies" in texts[0]
