@@ -197,7 +197,7 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        features : ndarray of shape (n, 3 * embedding_dim_), float32
+        features : ndarray of shape (n, 3 * ``embedding_dim_``), float32
             Layout ``"a|b|prompt"``.
 
         Examples
@@ -240,7 +240,7 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        names : ndarray of str of shape (3 * embedding_dim_,)
+        names : ndarray of str of shape (3 * ``embedding_dim_``,)
 
         Examples
         --------

@@ -61,10 +61,23 @@ def load_hf_dataset(
 
     Examples
     --------
-    >>> try:  # needs the hf extra and a network connection (or the datasets cache)
-    ...     data = load_hf_dataset("Anthropic/hh-rlhf", data_dir="harmless-base")
-    ... except Exception:
-    ...     pass
+    On the hub: ``load_hf_dataset("Anthropic/hh-rlhf", data_dir="harmless-base")`` (needs a
+    network connection, or the data set in the ``datasets`` cache). Offline, the
+    ``datasets`` package reads local files too; here a JSON Lines file in the
+    chosen/rejected layout (where the ``hf`` extra is not installed, the load is skipped):
+
+    >>> import importlib.util, json, tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> record = {"prompt": "Hi?", "chosen": "Hello!", "rejected": "Go away."}
+    >>> _ = (folder / "pairs.jsonl").write_text(json.dumps(record) + "\\n")
+    >>> if importlib.util.find_spec("datasets") is None:  # no hf extra
+    ...     data = None
+    ... else:
+    ...     data = load_hf_dataset("json", split="train", cache_dir=str(folder),
+    ...                            data_files=str(folder / "pairs.jsonl"))
+    >>> data is None or (data.X.shape, data.y.tolist(), data.source) == (
+    ...     (1, 3), [0], ["json[train]"])
+    True
     """
     if layout not in HF_LAYOUTS:
         raise ValueError(f"layout must be one of {HF_LAYOUTS}, got {layout!r}.")
