@@ -27,6 +27,7 @@ import argparse
 import datetime
 import os
 import platform
+import shlex
 from pathlib import Path
 
 import torch
@@ -107,7 +108,7 @@ def main_script(argv=None):
         # the command (paths relative to the repository root) and the machine, for the docs
         shown = [os.path.relpath(a, ROOT) if os.path.isabs(a) else a for a in cli]
         out = Path(args.output_root) / name
-        (out / "command.txt").write_text("skbalpm " + " ".join(shown) + "\n", encoding="utf-8")
+        (out / "command.txt").write_text(shlex.join(["skbalpm", *shown]) + "\n", encoding="utf-8")
         (out / "machine.txt").write_text(
             f"{describe_machine()}; {datetime.date.today():%Y-%m-%d}\n", encoding="utf-8"
         )

@@ -50,7 +50,7 @@ extensions = [
 
 templates_path = ["_templates"]
 # examples/ is the gallery's source: sphinx-gallery turns it into auto_examples/
-exclude_patterns = ["_build", "examples", "benchmarks/**/*.md", "**.ipynb_checkpoints"]
+exclude_patterns = ["_build", "examples", "**.ipynb_checkpoints"]
 default_role = "literal"
 # every cross-reference must resolve: a reference to scikit-learn, NumPy or PyTorch needs
 # its target in docs/_intersphinx/<project>.inv.txt (see the intersphinx section below)

@@ -25,6 +25,34 @@ def _load_docs_extension():
     return module
 
 
+def _api_entries():
+    """``module.name`` of every autosummary entry of docs/api.rst."""
+    module, names = "skbalpm", set()
+    for line in (DOCS / "api.rst").read_text(encoding="utf-8").splitlines():
+        current = re.match(r"\.\. currentmodule:: (\S+)$", line)
+        if current:
+            module = current.group(1)
+        elif re.fullmatch(r"   [A-Za-z_]\w*", line):
+            names.add(f"{module}.{line.strip()}")
+    return names
+
+
+def test_api_reference_lists_every_public_name():
+    entries = _api_entries()
+    documented = set()
+    for entry in entries:
+        module_name, name = entry.rsplit(".", 1)
+        documented.add(id(getattr(importlib.import_module(module_name), name)))
+    missing = []
+    for module_name in ("skbalpm", "skbalpm.acquisition", "skbalpm.datasets", "skbalpm.benchmark"):
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            if name != "__version__" and id(getattr(module, name)) not in documented:
+                missing.append(f"{module_name}.{name}")
+    assert not missing, f"docs/api.rst does not list {missing}"
+    assert "skbalpm.BALPMQueryStrategy" in entries and "skbalpm.cli.main" in entries
+
+
 def _python_blocks(rst_text):
     """The bodies of the ``.. code-block:: python`` directives of an rst text."""
     blocks = []
@@ -117,6 +145,22 @@ def test_benchmarks_page_shows_results_when_present(tmp_path):
     balpm = saved[saved["strategy"] == "balpm"].iloc[0]
     assert f"{balpm['labels_saved']:+.0%}" in text
     assert np.isfinite(balpm["labels_saved"])
+
+
+def test_benchmarks_page_shows_tables_written_into_the_folder(tmp_path):
+    ext = _load_docs_extension()
+    folder = tmp_path / "benchmarks"
+    folder.mkdir()
+    pd.DataFrame({"data set": ["synthetic"], "beta_equal": [0.0123456]}).to_csv(
+        folder / "spread.csv", index=False
+    )
+    (folder / "study.md").write_text("| a | b |\n|---|---|\n| 1 | 2 |\n")
+    out = tmp_path / "results.rst.inc"
+    ext.write_benchmark_results(tmp_path, out)
+    text = out.read_text(encoding="utf-8")
+    assert "Not yet run" in text  # no strategy comparison yet
+    assert "   * - data set\n     - beta_equal\n   * - synthetic\n     - 0.01235" in text
+    assert ".. literalinclude:: /benchmarks/study.md" in text
 
 
 def test_benchmarks_page_prefers_the_recorded_command(tmp_path):

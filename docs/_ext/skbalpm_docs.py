@@ -21,6 +21,7 @@ import csv
 import json
 import math
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def _cli_command(name, config):
     """The ``skbalpm benchmark`` command line that repeats a run, from its recorded config."""
     sources = config.get("source") or ["synthetic"]
     synthetic = sources == ["make_synthetic_preferences"]
-    parts = ["skbalpm benchmark", "--dataset"]
+    parts = ["skbalpm", "benchmark", "--dataset"]
     parts += ["synthetic"] if synthetic else [_display_path(s) for s in sources]
     parts += ["--name", name]
     if synthetic:
@@ -120,9 +121,10 @@ def _cli_command(name, config):
             parts += [option, match.group(1)]
     if config.get("compute_ceiling") is False:
         parts.append("--no-ceiling")
+    command = shlex.join(parts)  # quoted: strategy specs such as balpm(beta=0.1)
     if seeds != list(range(len(seeds))):
-        parts.append(f"   # the run used seeds {seeds}")
-    return " ".join(parts)
+        command += f"  # the run used seeds {seeds}"
+    return command
 
 
 def _command(folder, config):
@@ -201,6 +203,62 @@ def _benchmark_section(folder):
     return lines
 
 
+def _cell(text):
+    """A CSV cell for a list-table: numbers to 4 significant digits, text as it is."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text.replace("|", "\\|") or "–"
+    if math.isnan(value):
+        return "–"
+    return str(int(value)) if value.is_integer() and abs(value) < 1e6 else f"{value:.4g}"
+
+
+def _csv_table(path):
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    for i, row in enumerate(rows):
+        cells = row if i == 0 else [_cell(c) for c in row]
+        cells = [c if c.strip() else "–" for c in cells]
+        lines.append(f"   * - {cells[0]}")
+        lines += [f"     - {cell}" for cell in cells[1:]]
+    return lines
+
+
+def _writer_of(filename, repo):
+    """The script of ``benchmarks/`` whose docstring names the file, or None."""
+    for script in sorted((repo / "benchmarks").glob("*.py")):
+        if filename in script.read_text(encoding="utf-8"):
+            return f"python benchmarks/{script.name}"
+    return None
+
+
+def _other_outputs(docs):
+    """Tables and reports written straight into docs/benchmarks/ (e.g. the beta study)."""
+    files = sorted(
+        p for p in (docs / "benchmarks").glob("*") if p.suffix in (".csv", ".md", ".txt")
+    )
+    if not files:
+        return []
+    lines = ["Other results", "-------------", ""]
+    for path in files:
+        lines += [f"``{path.name}``", "~" * (len(path.name) + 4), ""]
+        command = _writer_of(path.name, docs.parent)
+        if command:
+            lines += ["Written by:", "", ".. code-block:: bash", "", f"   {command}", ""]
+        if path.suffix == ".csv":
+            lines += [*_csv_table(path), ""]
+        else:
+            language = "markdown" if path.suffix == ".md" else "text"
+            lines += [
+                f".. literalinclude:: /benchmarks/{path.name}",
+                f"   :language: {language}",
+                "",
+            ]
+    return lines
+
+
 def write_benchmark_results(docs, out):
     folders = sorted(p.parent for p in (docs / "benchmarks").glob("*/summary.csv"))
     if not folders:
@@ -216,6 +274,7 @@ def write_benchmark_results(docs, out):
         text = []
         for folder in folders:
             text += _benchmark_section(folder)
+    text += _other_outputs(docs)
     out.write_text("\n".join(text) + "\n", encoding="utf-8")
 
 
