@@ -42,7 +42,7 @@ warnings.filterwarnings("ignore", message="'force_all_finite' was renamed", cate
 
 DATA = Path(os.environ.get("SKBALPM_SHARED_DATA", "../shared/data"))
 path = sys.argv[1] if len(sys.argv) > 1 else DATA / "hh-rlhf" / "helpful-base-test.jsonl.gz"
-N_POOL, N_TEST, N_INITIAL, BATCH, ROUNDS = 120, 60, 20, 10, 4
+N_POOL, N_TEST, N_INITIAL, BATCH, ROUNDS = 80, 40, 20, 10, 4
 
 data = load_hh_rlhf(path, random_state=0)
 rows = np.random.default_rng(0).permutation(len(data.y))

@@ -28,7 +28,7 @@ from sklearn.pipeline import make_pipeline
 from skbalpm import PreferenceEnsembleClassifier, PreferencePairEmbedder
 from skbalpm.datasets import make_synthetic_preferences
 
-data = make_synthetic_preferences(n_samples=160, n_topics=20, return_text=True, random_state=0)
+data = make_synthetic_preferences(n_samples=120, n_topics=20, return_text=True, random_state=0)
 print(data.X[0])
 print(f"Bayes accuracy of the task (the true reward): {data.bayes_accuracy:.3f}")
 X_train, X_test, y_train, y_test = train_test_split(
