@@ -328,6 +328,9 @@ def test_synthetic_text_mode():
     assert data.X.shape == (40, 3) and data.X.dtype == object
     assert all(isinstance(v, str) and v for v in data.X.ravel())
     assert 0.5 < data.bayes_accuracy < 1
+    # no pair offers the same response twice (the loaders would skip such pairs)
+    many = make_synthetic_preferences(3000, return_text=True, random_state=0)
+    assert (many.X[:, 1] != many.X[:, 2]).all()
     with pytest.raises(ValueError, match="at most"):
         make_synthetic_preferences(10, n_topics=1000, return_text=True)
 

@@ -279,7 +279,10 @@ def _make_text(topic, topic_weights, topic_dependence, reward_scale, rng):
     rows, reward_a, reward_b = [], np.empty(n_samples), np.empty(n_samples)
     for i, t in enumerate(topic):
         prompt = _ASKS[rng.randint(len(_ASKS))].format(names[t])
-        (text_a, reward_a[i]), (text_b, reward_b[i]) = respond(t), respond(t)
+        text_a, reward_a[i] = respond(t)
+        text_b = text_a
+        while text_b == text_a:  # two identical responses carry no preference
+            text_b, reward_b[i] = respond(t)
         rows.append((prompt, text_a, text_b))
     reward_a *= reward_scale / 2
     reward_b *= reward_scale / 2
