@@ -25,17 +25,10 @@ import numpy as np
 import pandas as pd
 
 from skbalpm.benchmark import bootstrap_interval, summarize_results
+from skbalpm.benchmark._cli import _complete_seeds
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("synthetic", "hh-helpful-base", "hh-harmless-base", "tldr-batch13")
-
-
-def complete_seeds(results):
-    """Rows of the seeds that every strategy ran to the last round."""
-    last = results["round"].max()
-    done = results[results["round"] == last].groupby("seed")["strategy"].nunique()
-    seeds = done[done == results["strategy"].nunique()].index
-    return results[results.seed.isin(seeds)]
 
 
 def against_better_baseline(results, strategy):
@@ -68,7 +61,7 @@ def main():
         if not path.exists():
             print(f"{name}: no results yet ({path})")
             continue
-        results = complete_seeds(pd.read_csv(path))
+        results = _complete_seeds(pd.read_csv(path))
         if results.seed.nunique() < 2 or not {"bald", "random"} <= set(results.strategy):
             print(f"{name}: fewer than 2 seeds finished by every strategy; no intervals yet")
             continue

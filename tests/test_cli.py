@@ -127,3 +127,19 @@ def test_tiny_synthetic_benchmark_end_to_end(tmp_path, capsys):
     assert "summary" in json.loads((tmp_path / "results.json").read_text())
     # resuming a finished run gives the same table
     assert main(argv) == 0
+    # --report-only redraws from the saved results; an unfinished seed is left out
+    payload = json.loads((tmp_path / "results.json").read_text())
+    payload["rows"] = [
+        r
+        for r in payload["rows"]
+        if not (r["seed"] == 1 and r["strategy"] == "balpm" and r["round"] == 2)
+    ]
+    (tmp_path / "results.json").write_text(json.dumps(payload))
+    (tmp_path / "summary.csv").unlink()
+    capsys.readouterr()
+    assert main(["benchmark", "--report-only", "--output-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "seeds [0] finished by every strategy" in out and "labels saved" in out
+    assert (tmp_path / "summary.csv").exists()
+    assert json.loads((tmp_path / "results.json").read_text())["summary_seeds"] == [0]
+    assert main(["benchmark", "--report-only", "--output-dir", str(tmp_path / "none")]) == 2

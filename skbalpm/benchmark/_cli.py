@@ -148,6 +148,12 @@ def add_benchmark_arguments(parser):
         help="start afresh even if the output directory holds a checkpoint "
         "(default: resume an interrupted run with the same configuration).",
     )
+    out.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: print the table and redraw the plots of the results in "
+        "--output-dir (of an unfinished run: the seeds every strategy finished).",
+    )
     out.add_argument("--quiet", action="store_true", help="no progress bars.")
     return parser
 
@@ -220,9 +226,9 @@ def load_benchmark_data(paths, file_format="auto", **synthetic):
 def run_benchmark_command(args):
     """Run ``skbalpm benchmark`` with parsed arguments; return the exit status."""
     from skbalpm.benchmark._experiment import run_benchmark
-    from skbalpm.benchmark._metrics import format_summary, summarize_results
-    from skbalpm.benchmark._plots import plot_learning_curves
 
+    if args.report_only:
+        return report_saved_results(args)
     synthetic = args.dataset == ["synthetic"]
     data = load_benchmark_data(
         args.dataset,
@@ -284,33 +290,82 @@ def run_benchmark_command(args):
         n_jobs=args.n_jobs,
         verbose=0 if args.quiet else 1,
     )
-    summary = summarize_results(out.results)
+    return report_results(output_dir, out.results, out.ceiling, name)
+
+
+def report_saved_results(args):
+    """``--report-only``: the table and plots of the results saved in the output folder."""
+    import pandas as pd
+
+    if args.output_dir is None:
+        print("--report-only needs --output-dir: the folder of a (possibly unfinished) run.")
+        return 2
+    output_dir = Path(args.output_dir)
+    if not (output_dir / "results.json").exists():
+        print(f"{output_dir} holds no results.json.")
+        return 2
+    payload = json.loads((output_dir / "results.json").read_text(encoding="utf-8"))
+    results = pd.DataFrame(payload["rows"])
+    name = payload.get("config", {}).get("dataset") or output_dir.name
+    return report_results(output_dir, results, pd.DataFrame(payload.get("ceiling", [])), name)
+
+
+def _complete_seeds(results):
+    """The rows of the seeds that every strategy ran to the last round (paired figures)."""
+    last = results["round"].max()
+    finished = results[results["round"] == last].groupby("seed")["strategy"].nunique()
+    seeds = finished[finished == results["strategy"].nunique()].index
+    return results[results["seed"].isin(seeds)]
+
+
+def report_results(output_dir, results, ceiling, name):
+    """Print the summary table and write ``summary.csv``, the summary in ``results.json``
+    and the learning-curve plots; return the exit status.
+
+    Only seeds that every strategy finished count (an interrupted run reports the seeds
+    it completed), so every figure stays paired by seed.
+    """
+    from skbalpm.benchmark._metrics import format_summary, summarize_results
+    from skbalpm.benchmark._plots import plot_learning_curves
+
+    output_dir = Path(output_dir)
+    payload = json.loads((output_dir / "results.json").read_text(encoding="utf-8"))
+    results = _complete_seeds(results)
+    if results.empty:
+        print(f"{output_dir}: no seed has been run to the end by every strategy yet.")
+        return 1
+    seeds = sorted(results["seed"].unique().tolist())
+    if len(ceiling):
+        ceiling = ceiling[ceiling["seed"].isin(seeds)]
+    summary = summarize_results(results)
     references = {"test_log_likelihood": {}, "test_accuracy": {}}
-    if len(out.ceiling):
-        ll, acc = out.ceiling["test_log_likelihood"].mean(), out.ceiling["test_accuracy"].mean()
-        n_full = int(out.ceiling["n_labels"].mean())
+    print(f"\n{name}: seeds {seeds} finished by every strategy")
+    if len(ceiling):
+        ll, acc = ceiling["test_log_likelihood"].mean(), ceiling["test_accuracy"].mean()
+        n_full = int(ceiling["n_labels"].mean())
         print(
-            f"\nceiling (all {n_full} training pairs, mean over seeds): "
+            f"ceiling (all {n_full} training pairs, mean over seeds): "
             f"test log-likelihood {ll:.4f}, accuracy {acc:.3f}"
         )
         references["test_log_likelihood"][f"all {n_full} labels"] = ll
         references["test_accuracy"][f"all {n_full} labels"] = acc
-    if synthetic:
+    config = payload.get("config", {})
+    if "bayes_log_likelihood" in config:
         print(
-            f"Bayes (true reward): log-likelihood {data.bayes_log_likelihood:.4f}, "
-            f"accuracy {data.bayes_accuracy:.3f}"
+            f"Bayes (true reward): log-likelihood {config['bayes_log_likelihood']:.4f}, "
+            f"accuracy {config['bayes_accuracy']:.3f}"
         )
-        references["test_log_likelihood"]["Bayes"] = data.bayes_log_likelihood
-        references["test_accuracy"]["Bayes"] = data.bayes_accuracy
+        references["test_log_likelihood"]["Bayes"] = config["bayes_log_likelihood"]
+        references["test_accuracy"]["Bayes"] = config["bayes_accuracy"]
     print()
     print(format_summary(summary))
     summary.to_csv(output_dir / "summary.csv", index=False)
-    payload = json.loads((output_dir / "results.json").read_text(encoding="utf-8"))
     payload["summary"] = json.loads(
         summary.replace([np.inf, -np.inf], None).to_json(orient="records")
     )
+    payload["summary_seeds"] = seeds
     (output_dir / "results.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    paths = plot_learning_curves(out.results, output_dir, reference_lines=references, title=name)
+    paths = plot_learning_curves(results, output_dir, reference_lines=references, title=name)
     print(
         f"\nresults: {output_dir / 'results.csv'} and results.json; summary: "
         f"{output_dir / 'summary.csv'}"
