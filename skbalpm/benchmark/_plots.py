@@ -78,10 +78,15 @@ def plot_learning_curves(results, output_dir, *, reference_lines=None, title=Non
     paths = []
     for metric, axis_label in METRIC_LABELS.items():
         curves = learning_curve_table(results, metric)
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for strategy, curve in curves.groupby("strategy", sort=False):
+        n_strategies = curves["strategy"].nunique()
+        crowded = n_strategies > 5  # the legend goes beside the axes, colours from tab20
+        fig, ax = plt.subplots(figsize=(9.6 if crowded else 6.4, 4.2))
+        colours = plt.get_cmap("tab20" if crowded else "tab10").colors
+        for k, (strategy, curve) in enumerate(curves.groupby("strategy", sort=False)):
             x, mean, sem = curve["n_labels"], curve["mean"], curve["sem"]
-            (line,) = ax.plot(x, mean, marker="o", markersize=3, label=strategy)
+            (line,) = ax.plot(
+                x, mean, marker="o", markersize=3, label=strategy, color=colours[k % len(colours)]
+            )
             ax.fill_between(x, mean - sem, mean + sem, color=line.get_color(), alpha=0.2)
         for label, value in ((reference_lines or {}).get(metric) or {}).items():
             ax.axhline(value, linestyle="--", color="grey", linewidth=1)
@@ -97,7 +102,10 @@ def plot_learning_curves(results, output_dir, *, reference_lines=None, title=Non
         ax.set_xlabel("labelled pairs")
         ax.set_ylabel(axis_label)
         ax.set_title(title or f"mean over {n_seeds} seeds, band = +-1 s.e.")
-        ax.legend()
+        if crowded:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+        else:
+            ax.legend()
         ax.grid(alpha=0.3)
         fig.tight_layout()
         for suffix in (".png", ".svg"):
