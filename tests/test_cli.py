@@ -124,7 +124,9 @@ def test_tiny_synthetic_benchmark_end_to_end(tmp_path, capsys):
         "learning_curve_test_accuracy.svg",
     ):
         assert (tmp_path / name).exists()
-    assert "summary" in json.loads((tmp_path / "results.json").read_text())
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert "summary" in saved
+    assert saved["arguments"]["synthetic_features"] == 4  # reproducible from its results
     # resuming a finished run gives the same table
     assert main(argv) == 0
     # --report-only redraws from the saved results; an unfinished seed is left out

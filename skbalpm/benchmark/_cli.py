@@ -290,7 +290,8 @@ def run_benchmark_command(args):
         n_jobs=args.n_jobs,
         verbose=0 if args.quiet else 1,
     )
-    return report_results(output_dir, out.results, out.ceiling, name)
+    arguments = {k: v for k, v in vars(args).items() if k != "func" and not callable(v)}
+    return report_results(output_dir, out.results, out.ceiling, name, arguments=arguments)
 
 
 def report_saved_results(args):
@@ -318,12 +319,14 @@ def _complete_seeds(results):
     return results[results["seed"].isin(seeds)]
 
 
-def report_results(output_dir, results, ceiling, name):
+def report_results(output_dir, results, ceiling, name, arguments=None):
     """Print the summary table and write ``summary.csv``, the summary in ``results.json``
     and the learning-curve plots; return the exit status.
 
     Only seeds that every strategy finished count (an interrupted run reports the seeds
-    it completed), so every figure stays paired by seed.
+    it completed), so every figure stays paired by seed. ``arguments`` (the command
+    line's options, e.g. the synthetic task's size or the embedding model) are recorded in
+    ``results.json`` so that a run can be reproduced from its results.
     """
     from skbalpm.benchmark._metrics import format_summary, summarize_results
     from skbalpm.benchmark._plots import plot_learning_curves
@@ -364,6 +367,8 @@ def report_results(output_dir, results, ceiling, name):
         summary.replace([np.inf, -np.inf], None).to_json(orient="records")
     )
     payload["summary_seeds"] = seeds
+    if arguments is not None:
+        payload["arguments"] = arguments
     (output_dir / "results.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
     paths = plot_learning_curves(results, output_dir, reference_lines=references, title=name)
     print(
