@@ -60,21 +60,22 @@ def markdown_table(frame):
 
 def spreads(name, seeds):
     X, y = features_of(name)
+    prompts = split_feature_blocks(X, "a|b|prompt")[2].astype(np.float64)
     rows = []
     for seed in range(seeds):
         train, _ = split_train_test(len(y), 0.2, seed)
         order = np.random.default_rng(seed).permutation(train)
-        for adapter, hidden in ADAPTERS.items():
-            for n_labels in LABEL_COUNTS:
-                labelled, pool = order[:n_labels], order[n_labels:]
+        for n_labels in LABEL_COUNTS:
+            labelled, pool = order[:n_labels], order[n_labels:]
+            # The entropy term depends on the prompts only, not on the adapter.
+            radius_N = knn_radius(prompts[pool], 13)
+            counts_N = ball_counts(prompts[pool], radius_N, prompts[labelled])
+            entropy_iqr = iqr(ksg_entropy_term(radius_N, counts_N, 1.0))
+            for adapter, hidden in ADAPTERS.items():
                 clf = PreferenceEnsembleClassifier(hidden_layer_sizes=hidden, random_state=seed)
                 clf.fit(X[labelled], y[labelled])
                 bald_N = bald(clf.predict_member_proba(X[pool]))
-                prompts = split_feature_blocks(X, "a|b|prompt")[2].astype(np.float64)
-                radius_N = knn_radius(prompts[pool], 13)
-                counts_N = ball_counts(prompts[pool], radius_N, prompts[labelled])
-                entropy_N = ksg_entropy_term(radius_N, counts_N, 1.0)
-                bald_iqr, entropy_iqr = iqr(bald_N), iqr(entropy_N)
+                bald_iqr = iqr(bald_N)
                 rows.append(
                     dict(
                         dataset=name,
@@ -89,7 +90,11 @@ def spreads(name, seeds):
                     )
                 )
                 print(rows[-1], flush=True)
-    return rows
+    adapters = list(ADAPTERS)  # rows by seed, adapter, label count
+    return sorted(
+        rows,
+        key=lambda r: (r["seed"], adapters.index(r["adapter"]), LABEL_COUNTS.index(r["n_labels"])),
+    )
 
 
 def main():

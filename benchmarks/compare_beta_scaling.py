@@ -21,11 +21,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from skbalpm.benchmark import bootstrap_interval, summarize_results
 from skbalpm.benchmark._cli import _complete_seeds
+from skbalpm.benchmark._metrics import _format_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("synthetic", "hh-helpful-base", "hh-harmless-base", "tldr-batch13")
@@ -46,10 +46,6 @@ def against_better_baseline(results, strategy):
     return pd.DataFrame(rows)
 
 
-def percent(value):
-    return "not reached" if not np.isfinite(value) else f"{100 * value:+.0f}%"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=str(ROOT / "docs" / "benchmarks"))
@@ -68,13 +64,9 @@ def main():
         n_seeds[name] = results.seed.nunique()
         summary = summarize_results(results).set_index("strategy")
         for strategy, row in summary.iterrows():
-            saved.setdefault(strategy, {})[name] = (
-                f"{percent(row.labels_saved)} [{percent(row.labels_saved_low)}, "
-                f"{percent(row.labels_saved_high)}]"
-            )
-            area.setdefault(strategy, {})[name] = (
-                f"{row.area_log_likelihood_diff:+.4f} [{row.area_log_likelihood_diff_low:+.4f}, "
-                f"{row.area_log_likelihood_diff_high:+.4f}]"
+            saved.setdefault(strategy, {})[name] = _format_interval(row, "labels_saved")
+            area.setdefault(strategy, {})[name] = _format_interval(
+                row, "area_log_likelihood_diff", "+.4f"
             )
             if strategy in ("bald", "random"):
                 continue

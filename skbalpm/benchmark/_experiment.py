@@ -569,6 +569,7 @@ def run_benchmark(
     ]
 
     def job_arguments(kind, seed, name):
+        train, test = splits[seed]
         return dict(
             kind=kind,
             seed=seed,
@@ -576,7 +577,7 @@ def run_benchmark(
             run=None if kind == "ceiling" else checkpoint.state["runs"][f"{name}|{seed}"],
             strategy=None if kind == "ceiling" else strategies[name],
             classifier=classifier,
-            data=(X[splits[seed][0]], y[splits[seed][0]], X[splits[seed][1]], y[splits[seed][1]]),
+            data=(X[train], y[train], X[test], y[test]),
             n_rounds=n_rounds,
             batch_size=batch_size,
             dataset_name=dataset_name,
@@ -600,6 +601,10 @@ def run_benchmark(
         if callback is not None:
             callback(row)
 
+    def record_ceiling(seed, result):
+        checkpoint.state["ceiling"][str(seed)] = result
+        checkpoint.save()
+
     def sequential_round(run, row):
         checkpoint.save()
         write_results()
@@ -610,8 +615,7 @@ def run_benchmark(
             for kind, seed, name in jobs:
                 _, _, _, result = _job(**job_arguments(kind, seed, name), on_round=sequential_round)
                 if kind == "ceiling":
-                    checkpoint.state["ceiling"][str(seed)] = result
-                    checkpoint.save()
+                    record_ceiling(seed, result)
         else:
             # One process per (strategy, seed) run. Each worker writes its run to a
             # partial checkpoint after every round; the run joins checkpoint.json here
@@ -626,8 +630,7 @@ def run_benchmark(
             parallel = Parallel(n_jobs=n_workers, return_as="generator_unordered")
             for kind, seed, name, result in parallel(tasks):
                 if kind == "ceiling":
-                    checkpoint.state["ceiling"][str(seed)] = result
-                    checkpoint.save()
+                    record_ceiling(seed, result)
                     continue
                 key = f"{name}|{seed}"
                 n_before = len(checkpoint.state["runs"][key]["rows"])

@@ -306,6 +306,19 @@ def summarize_results(results, *, baseline="random", n_boot=2000, random_state=0
     return pd.DataFrame(rows)
 
 
+def _format_interval(row, key, fmt=""):
+    """``row[key]`` with its ``_low``/``_high`` interval; labels saved as signed percents
+    ("not reached" where not finite)."""
+
+    def saved(v):
+        return "not reached" if not np.isfinite(v) else f"{v:+.0%}"
+
+    low, high = row[f"{key}_low"], row[f"{key}_high"]
+    if key == "labels_saved":
+        return f"{saved(row[key])} [{saved(low)}, {saved(high)}]"
+    return f"{row[key]:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
+
+
 def format_summary(summary):
     """The summary table as aligned text ("not reached" for ``-inf`` labels saved).
 
@@ -329,15 +342,6 @@ def format_summary(summary):
     True
     """
 
-    def saved(v):
-        return "not reached" if not np.isfinite(v) else f"{v:+.0%}"
-
-    def interval(row, key, fmt):
-        low, high = row[f"{key}_low"], row[f"{key}_high"]
-        if key == "labels_saved":
-            return f"{saved(row[key])} [{saved(low)}, {saved(high)}]"
-        return f"{row[key]:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
-
     header = ["strategy", "final LL", "final acc", "AUC LL [95% CI]"]
     has_baseline = "labels_saved" in summary
     if has_baseline:
@@ -348,13 +352,13 @@ def format_summary(summary):
             row["strategy"],
             f"{row['final_log_likelihood']:.4f}",
             f"{row['final_accuracy']:.3f}",
-            interval(row, "area_log_likelihood", ".4f"),
+            _format_interval(row, "area_log_likelihood", ".4f"),
         ]
         if has_baseline:
             cells += [
-                interval(row, "labels_saved", ""),
-                interval(row, "area_log_likelihood_diff", "+.4f"),
-                interval(row, "area_accuracy_diff", "+.4f"),
+                _format_interval(row, "labels_saved", ""),
+                _format_interval(row, "area_log_likelihood_diff", "+.4f"),
+                _format_interval(row, "area_accuracy_diff", "+.4f"),
             ]
         lines.append(cells)
     widths = [max(len(str(c)) for c in col) for col in zip(header, *lines, strict=True)]
