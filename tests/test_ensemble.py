@@ -408,6 +408,50 @@ def test_alpha_is_a_prior_that_shrinks_the_weights():
     )
 
 
+def _adam_steps(model, optimizer, X, n_steps, l2_strength=0.0):
+    for _ in range(n_steps):
+        optimizer.zero_grad()
+        model(X).square().sum().backward()
+        if l2_strength:
+            _torch_ensemble.add_l2_gradient_(model, l2_strength)
+        optimizer.step()
+    return [p.detach().clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_l2_prior_in_the_optimizer_is_the_explicit_gradient(weight_decay):
+    """The prior folded into Adam's coupled decay == its gradient added by hand.
+
+    Biases are set non-zero so that a prior wrongly applied to them would show.
+    """
+    X = torch.randn(6, 3, generator=torch.Generator().manual_seed(0))
+
+    def fresh_model():
+        model = _torch_ensemble.BatchedMLP((3, 4, 1), 2, "tanh", torch.float32)
+        _torch_ensemble.init_normal_(model, [1, 2], 0.5)
+        with torch.no_grad():
+            for b in model.biases:
+                b.fill_(0.3)  # the prior must leave biases alone
+        return model
+
+    model = fresh_model()
+    optimizer, in_optimizer = _torch_ensemble.make_optimizer(model, 0.01, weight_decay, 0.5)
+    assert in_optimizer == (weight_decay == 0.0)
+    got = _adam_steps(model, optimizer, X, 5, 0.0 if in_optimizer else 0.5)
+
+    reference = fresh_model()
+    by_hand = torch.optim.AdamW(reference.parameters(), lr=0.01, weight_decay=weight_decay)
+    expected = _adam_steps(reference, by_hand, X, 5, l2_strength=0.5)
+    for g, e in zip(got, expected, strict=True):
+        torch.testing.assert_close(g, e)
+    # ...and the prior mattered: without it the weights end elsewhere.
+    plain = fresh_model()
+    without = _adam_steps(
+        plain, torch.optim.AdamW(plain.parameters(), lr=0.01, weight_decay=weight_decay), X, 5
+    )
+    assert not torch.allclose(without[0], got[0])
+
+
 def test_fit_and_predict_leave_torch_threads_as_they_were(fitted_ab):
     clf, X, y = fitted_ab
     before = torch.get_num_threads()
