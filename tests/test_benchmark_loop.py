@@ -180,6 +180,74 @@ def test_resume_refuses_a_different_configuration(task, tmp_path):
     assert out.results["round"].max() == 2
 
 
+@pytest.fixture(scope="module")
+def shifted_test_set():
+    """Pairs from another draw of the task (other topics, other reward): a fixed test set."""
+    return make_synthetic_preferences(80, 4, 20, random_state=1)
+
+
+def test_fixed_test_set_scores_every_seed_on_it(task, shifted_test_set, tmp_path):
+    test = shifted_test_set
+    out = _run(
+        task,
+        tmp_path,
+        X_test=test.X,
+        y_test=test.y,
+        seeds=[1],
+        n_rounds=1,
+        strategies={"random": RandomDouble()},
+    )
+    # all of X is the pool: no pair held out
+    first = out.results.iloc[0]
+    assert first["n_pool"] + first["n_labels"] == len(task.y)
+    assert out.ceiling["n_labels"].tolist() == [len(task.y)]
+    # round 0 is scored on the given pairs, recomputed independently
+    from skbalpm.benchmark._experiment import _derived_seed
+
+    initial = np.random.RandomState(1).permutation(len(task.y))[:20]
+    model = BootstrapLogisticEnsemble(random_state=_derived_seed(1, 0, 0))
+    p = model.fit(task.X[initial], task.y[initial]).predict_proba(test.X)[:, 0]
+    expected = np.mean(np.log(np.where(test.y == 0, p, 1 - p)))
+    assert first["test_log_likelihood"] == pytest.approx(expected)
+    config = json.loads((tmp_path / "results.json").read_text())["config"]
+    assert config["test_set"]["n_samples"] == len(test.y) and config["test_size"] is None
+    # resuming against other test pairs is refused: the curves would not be comparable
+    with pytest.raises(ValueError, match=r"different configuration.*test_set"):
+        _run(
+            task,
+            tmp_path,
+            X_test=test.X[:-1],
+            y_test=test.y[:-1],
+            seeds=[1],
+            n_rounds=1,
+            strategies={"random": RandomDouble()},
+        )
+
+
+@pytest.mark.parametrize(
+    "X_test, y_test, match",
+    [
+        ("X", None, "both X_test and y_test"),
+        (None, "y", "both X_test and y_test"),
+        ("narrow", "y", "X's 12 features each"),
+        ("X", "short", "different lengths"),
+        ("X", "three", "y_test must hold 0"),
+        ("raw", "y", "same form as X"),
+    ],
+)
+def test_bad_fixed_test_set(task, shifted_test_set, X_test, y_test, match):
+    test = shifted_test_set
+    X_choices = {
+        None: None,
+        "X": test.X,
+        "narrow": test.X[:, :8],
+        "raw": np.array([["p", "a", "b"]] * len(test.y), dtype=object),
+    }
+    y_choices = {None: None, "y": test.y, "short": test.y[:-1], "three": test.y + 2}
+    with pytest.raises(ValueError, match=match):
+        _run(task, None, X_test=X_choices[X_test], y_test=y_choices[y_test])
+
+
 def test_bad_protocol_and_bad_strategy_output(task):
     with pytest.raises(ValueError, match="labels, but the training split"):
         _run(task, None, initial_size=200, batch_size=50, n_rounds=3)

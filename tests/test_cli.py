@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from skbalpm.benchmark._cli import _detect_format, load_benchmark_data
+from skbalpm.benchmark._cli import _default_name, _detect_format, load_benchmark_data
 from skbalpm.cli import build_parser, main
 
 
@@ -25,6 +25,8 @@ def test_help_lists_every_option():
         "--batch-size",
         "--rounds",
         "--test-fraction",
+        "--test-dataset",
+        "--test-format",
         "--device",
         "--output-dir",
         "--no-resume",
@@ -145,3 +147,77 @@ def test_tiny_synthetic_benchmark_end_to_end(tmp_path, capsys):
     assert (tmp_path / "summary.csv").exists()
     assert json.loads((tmp_path / "results.json").read_text())["summary_seeds"] == [0]
     assert main(["benchmark", "--report-only", "--output-dir", str(tmp_path / "none")]) == 2
+
+
+def _write_pairs(path, n, topic):
+    """A generic jsonl preference file of ``n`` short templated pairs."""
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(n):
+            record = {
+                "prompt": f"Question {i} about {topic}?",
+                "response_a": f"A careful answer about {topic}, number {i}.",
+                "response_b": f"No idea {i}.",
+                "label": i % 2,
+            }
+            f.write(json.dumps(record) + "\n")
+
+
+def test_default_run_names():
+    assert _default_name(["synthetic"], None) == "synthetic"
+    assert _default_name(["d/helpful-base-test.jsonl.gz"], None) == "helpful-base-test"
+    assert (
+        _default_name(["d/helpful-base-test.jsonl.gz"], ["d/helpful-online-test.jsonl.gz", "e"])
+        == "helpful-base-test_test-helpful-online-test"
+    )
+
+
+def test_fixed_test_set_needs_text_data(capsys):
+    assert main(["benchmark", "--test-dataset", "some.jsonl", "--quiet"]) == 2
+    assert "--test-dataset needs preference files" in capsys.readouterr().out
+
+
+@pytest.mark.real_model
+@pytest.mark.slow
+def test_benchmark_scored_on_a_fixed_test_file(tmp_path, capsys):
+    pool, test = tmp_path / "pool.jsonl", tmp_path / "other.jsonl"
+    _write_pairs(pool, 40, "gardening")
+    _write_pairs(test, 12, "astronomy")
+    argv = [
+        "benchmark",
+        "--dataset",
+        str(pool),
+        "--test-dataset",
+        str(test),
+        "--strategies",
+        "random,balpm",
+        "--seeds",
+        "1",
+        "--initial-size",
+        "10",
+        "--batch-size",
+        "5",
+        "--rounds",
+        "1",
+        "--n-members",
+        "2",
+        "--max-epochs",
+        "2",
+        "--device",
+        "cpu",
+        "--n-jobs",
+        "1",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--quiet",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "test set: 12 pairs from" in out and "scored on a fixed test set: 12 pairs" in out
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert saved["config"]["test_set"]["n_samples"] == 12
+    assert saved["config"]["test_source"] == [str(test)]
+    first = saved["rows"][0]
+    assert first["n_labels"] + first["n_pool"] == 40  # the whole file is the pool
+    assert saved["arguments"]["test_dataset"] == [str(test)]

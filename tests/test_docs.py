@@ -184,3 +184,26 @@ def test_cli_help_is_generated_whatever_the_terminal(tmp_path, monkeypatch):
     assert texts[0] == texts[1]
     assert texts[0].startswith("usage: skbalpm benchmark")
     assert "--strategies" in texts[0]
+
+
+def test_benchmark_command_and_protocol_name_a_fixed_test_set(tmp_path):
+    ext = _load_docs_extension()
+    folder = tmp_path / "benchmarks" / "ood"
+    _fake_benchmark(folder, with_plot=False)
+    payload = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    payload["config"].update(
+        test_size=None,
+        grouped_split=False,
+        test_set={"n_samples": 321, "sha1": "0" * 40},
+        test_source=["/x/shared/data/hh-rlhf/helpful-online-test.jsonl.gz"],
+    )
+    (folder / "results.json").write_text(json.dumps(payload), encoding="utf-8")
+    out = tmp_path / "results.rst.inc"
+    ext.write_benchmark_results(tmp_path, out)
+    text = out.read_text(encoding="utf-8")
+    assert "--test-dataset ../shared/data/hh-rlhf/helpful-online-test.jsonl.gz" in text
+    assert "--test-fraction" not in text
+    assert (
+        "a fixed test set of 321 pairs (../shared/data/hh-rlhf/helpful-online-test.jsonl.gz)"
+        in text
+    )

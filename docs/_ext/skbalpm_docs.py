@@ -108,7 +108,9 @@ def _cli_command(name, config):
     ):
         parts += [option, str(config.get(key))]
     parts += ["--strategies", ",".join(config.get("strategies", {}))]
-    if config.get("test_size", 0.2) != 0.2:
+    if config.get("test_set"):
+        parts += ["--test-dataset", *(_display_path(s) for s in config.get("test_source", []))]
+    elif config.get("test_size", 0.2) != 0.2:
         parts += ["--test-fraction", str(config["test_size"])]
     classifier = str(config.get("classifier", ""))
     for option, pattern in (
@@ -144,9 +146,14 @@ def _benchmark_section(folder):
     lines = [name, "-" * max(len(name), 3), ""]
     if config:
         seeds = config.get("seeds", [])
+        if config.get("test_set"):
+            sources = ", ".join(_display_path(s) for s in config.get("test_source", []))
+            test = f"a fixed test set of {config['test_set']['n_samples']} pairs ({sources})"
+        else:
+            grouped = ", grouped split" if config.get("grouped_split") else ""
+            test = f"test fraction {config.get('test_size')}{grouped}"
         protocol = (
-            f"{config.get('n_samples')} pairs ({config.get('dataset')}); test fraction "
-            f"{config.get('test_size')}{', grouped split' if config.get('grouped_split') else ''}; "
+            f"{config.get('n_samples')} pairs ({config.get('dataset')}); {test}; "
             f"{config.get('initial_size')} initial labels, then {config.get('batch_size')} per "
             f"round for {config.get('n_rounds')} rounds; {len(seeds)} seeds."
         )

@@ -46,9 +46,25 @@ def add_benchmark_arguments(parser):
         "or prompt, chosen, rejected). 'auto' looks at the first record (default: auto).",
     )
     data.add_argument(
+        "--test-dataset",
+        nargs="+",
+        default=None,
+        metavar="PATH",
+        help="preference files (pooled) to score every round on instead of a held-out "
+        "split, e.g. another distribution; all of --dataset is then the pool "
+        "(default: a --test-fraction split of --dataset).",
+    )
+    data.add_argument(
+        "--test-format",
+        default="auto",
+        choices=DATA_FORMATS,
+        help="format of the --test-dataset files, as --format (default: auto).",
+    )
+    data.add_argument(
         "--name",
         default=None,
-        help="data set name in the results (default: 'synthetic' or the first file's name).",
+        help="data set name in the results (default: 'synthetic' or the first file's name, "
+        "with '_test-' and the first test file's name after it when --test-dataset is set).",
     )
     data.add_argument(
         "--synthetic-samples",
@@ -243,12 +259,26 @@ def run_benchmark_command(args):
             else {}
         ),
     )
-    name = args.name or ("synthetic" if synthetic else Path(args.dataset[0]).name.split(".")[0])
+    test = None
+    if args.test_dataset:
+        if synthetic:
+            print(
+                "--test-dataset needs preference files in --dataset: the synthetic task "
+                "comes as features and has its own held-out split (--test-fraction)."
+            )
+            return 2
+        test = load_benchmark_data(args.test_dataset, args.test_format)
+    name = args.name or _default_name(args.dataset, args.test_dataset)
     output_dir = Path(args.output_dir or Path("skbalpm-benchmark") / name)
     print(
         f"data set {name}: {len(data.y)} pairs ({data.n_skipped} records skipped: "
         f"{data.skipped or 'none'}); output in {output_dir}"
     )
+    if test is not None:
+        print(
+            f"test set: {len(test.y)} pairs from {', '.join(args.test_dataset)} "
+            f"({test.n_skipped} records skipped: {test.skipped or 'none'})"
+        )
 
     from skbalpm.ensemble import PreferenceEnsembleClassifier
 
@@ -267,6 +297,8 @@ def run_benchmark_command(args):
             verbose=0 if args.quiet else 1,
         )
     extra = {"source": data.source}
+    if test is not None:
+        extra["test_source"] = test.source
     if synthetic:
         extra["bayes_accuracy"] = data.bayes_accuracy
         extra["bayes_log_likelihood"] = data.bayes_log_likelihood
@@ -282,6 +314,8 @@ def run_benchmark_command(args):
         n_rounds=args.rounds,
         test_size=args.test_fraction,
         groups=data.groups,
+        X_test=None if test is None else test.X,
+        y_test=None if test is None else test.y,
         dataset_name=name,
         output_dir=output_dir,
         resume=not args.no_resume,
@@ -292,6 +326,18 @@ def run_benchmark_command(args):
     )
     arguments = {k: v for k, v in vars(args).items() if k != "func" and not callable(v)}
     return report_results(output_dir, out.results, out.ceiling, name, arguments=arguments)
+
+
+def _default_name(dataset_paths, test_paths):
+    """'synthetic', the first file's name, or '<pool>_test-<test>' with a test set."""
+    if list(dataset_paths) == ["synthetic"]:
+        return "synthetic"
+
+    def stem(path):
+        return Path(path).name.split(".")[0]
+
+    name = stem(dataset_paths[0])
+    return f"{name}_test-{stem(test_paths[0])}" if test_paths else name
 
 
 def report_saved_results(args):
@@ -343,6 +389,12 @@ def report_results(output_dir, results, ceiling, name, arguments=None):
     summary = summarize_results(results)
     references = {"test_log_likelihood": {}, "test_accuracy": {}}
     print(f"\n{name}: seeds {seeds} finished by every strategy")
+    config = payload.get("config", {})
+    if config.get("test_set"):
+        print(
+            f"scored on a fixed test set: {config['test_set']['n_samples']} pairs from "
+            f"{', '.join(config.get('test_source') or ['the given X_test'])}"
+        )
     if len(ceiling):
         ll, acc = ceiling["test_log_likelihood"].mean(), ceiling["test_accuracy"].mean()
         n_full = int(ceiling["n_labels"].mean())
@@ -352,7 +404,6 @@ def report_results(output_dir, results, ceiling, name, arguments=None):
         )
         references["test_log_likelihood"][f"all {n_full} labels"] = ll
         references["test_accuracy"][f"all {n_full} labels"] = acc
-    config = payload.get("config", {})
     if "bayes_log_likelihood" in config:
         print(
             f"Bayes (true reward): log-likelihood {config['bayes_log_likelihood']:.4f}, "

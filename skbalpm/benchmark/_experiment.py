@@ -158,6 +158,47 @@ def split_train_test(n_samples, test_size, seed, groups=None):
     return np.sort(train), np.sort(test)
 
 
+def _check_test_set(X_test, y_test, X, fitted_embedder):
+    """A fixed test set as (features, labels) like ``X``'s, or None when not given.
+
+    ``fitted_embedder`` is the embedder that turned raw ``X`` into features (None when
+    ``X`` came as features): raw test triples go through it too.
+    """
+    if X_test is None and y_test is None:
+        return None
+    if X_test is None or y_test is None:
+        raise ValueError("Pass both X_test and y_test for a fixed test set, or neither.")
+    X_test = np.asarray(X_test)
+    y_test = np.asarray(y_test).astype(np.int64)
+    if (X_test.dtype == object) != (fitted_embedder is not None):
+        raise ValueError(
+            "X_test must come in the same form as X: raw (prompt, response_a, response_b) "
+            "triples when X is raw, else features; got "
+            f"{'raw' if X_test.dtype == object else 'features'} X_test with "
+            f"{'raw' if fitted_embedder is not None else 'features'} X."
+        )
+    if fitted_embedder is not None:
+        X_test = np.asarray(fitted_embedder.transform(X_test), dtype=np.float32)
+    if X_test.ndim != 2 or X_test.shape[1] != X.shape[1] or len(X_test) == 0:
+        raise ValueError(
+            f"X_test must hold pairs with X's {X.shape[1]} features each; got shape {X_test.shape}."
+        )
+    if len(X_test) != len(y_test):
+        raise ValueError(
+            f"X_test and y_test have different lengths: {len(X_test)} vs {len(y_test)}."
+        )
+    if not np.isin(y_test, (0, 1)).all():
+        raise ValueError("y_test must hold 0 (response_a preferred) or 1 (response_b).")
+    return X_test, y_test
+
+
+def _fingerprint(X_test, y_test):
+    """Size and digest of a fixed test set: a resumed run must be scored on the same one."""
+    digest = hashlib.sha1(np.ascontiguousarray(X_test).tobytes())
+    digest.update(np.ascontiguousarray(y_test).tobytes())
+    return {"n_samples": len(y_test), "sha1": digest.hexdigest()}
+
+
 def _default_classifier(feature_layout, device):
     from skbalpm.ensemble import PreferenceEnsembleClassifier
 
@@ -373,6 +414,8 @@ def run_benchmark(
     n_rounds=10,
     test_size=0.2,
     groups=None,
+    X_test=None,
+    y_test=None,
     feature_layout="a|b|prompt",
     device="auto",
     dataset_name="dataset",
@@ -420,9 +463,14 @@ def run_benchmark(
     initial_size, batch_size, n_rounds : int, default=100, 100, 10
         Initial labelled set, pairs acquired per round, number of acquisition rounds.
     test_size : float, default=0.2
-        Fraction held out for testing.
+        Fraction held out for testing (ignored with ``X_test``).
     groups : array-like of shape (n,) or None
-        Group ids kept on one side of the test split.
+        Group ids kept on one side of the test split (ignored with ``X_test``).
+    X_test, y_test : array-like or None
+        A fixed test set, e.g. another distribution (the paper scores its TL;DR learners
+        on CNN/DailyMail too). Then all of ``X`` is the pool and every seed is scored on
+        these pairs; ``X_test`` is raw triples when ``X`` is (embedded with the same
+        embedder), else features of the same width.
     feature_layout : {"a|b|prompt", "a|b"}, default="a|b|prompt"
         Layout of the features.
     device : str, default="auto"
@@ -490,21 +538,31 @@ def run_benchmark(
         raise ValueError(f"n_rounds must be an int >= 0, got {n_rounds!r}.")
     y = np.asarray(y).astype(np.int64)
     X = np.asarray(X)
-    if X.dtype == object:  # raw triples: embed once (the embedder caches on disk)
+    raw = X.dtype == object
+    if raw:  # raw triples: embed once (the embedder caches on disk)
         if embedder is None:
             from skbalpm.embedding import PreferencePairEmbedder
 
             embedder = PreferencePairEmbedder()
-        X = np.asarray(clone(embedder).fit_transform(X), dtype=np.float32)
+        embedder = clone(embedder)
+        X = np.asarray(embedder.fit_transform(X), dtype=np.float32)
         feature_layout = "a|b|prompt"
     if len(X) != len(y):
         raise ValueError(f"X and y have different lengths: {len(X)} vs {len(y)}.")
-    n_train = len(X) - int(np.ceil(test_size * len(X)))
+    fixed_test = _check_test_set(X_test, y_test, X, embedder if raw else None)
+    has_test_set = fixed_test is not None
+    if not has_test_set:
+        n_train = len(X) - int(np.ceil(test_size * len(X)))
+        split_note = f"{len(X)} pairs, test_size={test_size}"
+    else:
+        X_test, y_test = fixed_test
+        n_train = len(X)
+        split_note = f"all {len(X)} pairs, with a fixed test set"
     needed = initial_size + n_rounds * batch_size
     if needed > n_train:
         raise ValueError(
             f"initial_size + n_rounds * batch_size = {needed} labels, but the training "
-            f"split holds only about {n_train} pairs ({len(X)} pairs, test_size={test_size}). "
+            f"split holds only about {n_train} pairs ({split_note}). "
             "Use fewer rounds or a smaller batch."
         )
     strategies = _resolve_strategies(strategies)
@@ -523,9 +581,11 @@ def run_benchmark(
             "initial_size": initial_size,
             "batch_size": batch_size,
             "n_rounds": n_rounds,
-            "test_size": test_size,
-            "grouped_split": groups is not None,
+            "test_size": None if has_test_set else test_size,
+            "grouped_split": groups is not None and not has_test_set,
             "compute_ceiling": compute_ceiling,
+            # only with a fixed test set, so that older checkpoints still resume
+            **({"test_set": _fingerprint(X_test, y_test)} if has_test_set else {}),
             **(extra_config or {}),
         }
     )
@@ -550,7 +610,10 @@ def run_benchmark(
 
     splits = {}
     for seed in seeds:
-        train, test = split_train_test(len(X), test_size, seed, groups)
+        if has_test_set:
+            train, test = np.arange(len(X)), None
+        else:
+            train, test = split_train_test(len(X), test_size, seed, groups)
         initial = np.random.RandomState(seed).permutation(len(train))[:initial_size]
         splits[seed] = train, test  # positions: one seed's copy of the data at a time
         for name in strategies:
@@ -577,7 +640,9 @@ def run_benchmark(
             run=None if kind == "ceiling" else checkpoint.state["runs"][f"{name}|{seed}"],
             strategy=None if kind == "ceiling" else strategies[name],
             classifier=classifier,
-            data=(X[train], y[train], X[test], y[test]),
+            data=(X[train], y[train], X_test, y_test)
+            if has_test_set
+            else (X[train], y[train], X[test], y[test]),
             n_rounds=n_rounds,
             batch_size=batch_size,
             dataset_name=dataset_name,
