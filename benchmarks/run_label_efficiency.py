@@ -5,6 +5,8 @@ Runs ``skbalpm benchmark`` (random, BALD, PowerBALD, BAL-PM) on
 * HH-RLHF helpful-base and harmless-base (two separate benchmarks),
 * the three HH-RLHF helpful splits pooled,
 * Reddit TL;DR batch13 (grouped by post),
+* HH-RLHF helpful-base as the pool, scored on helpful-online (long multi-turn
+  conversations from another collection round: a shifted test distribution),
 * the built-in synthetic default task,
 
 embedded with the default model, and writes each one's results, summary and learning
@@ -47,8 +49,12 @@ BENCHMARKS = {
         for name in ("helpful-base", "helpful-online", "helpful-rejection-sampled")
     ],
     "tldr-batch13": [str(DATA / "summarize-from-feedback" / "tldr-batch13.jsonl")],
+    "hh-helpful-base_test-online": [str(HH / "helpful-base-test.jsonl.gz")],
     "synthetic": ["synthetic"],
 }
+
+FIXED_TEST_SETS = {"hh-helpful-base_test-online": [str(HH / "helpful-online-test.jsonl.gz")]}
+"""Benchmarks scored on other files (``--test-dataset``) instead of a held-out split."""
 
 SUITES = {
     "core": "random,bald,powerbald,balpm",
@@ -95,6 +101,8 @@ def main_script(argv=None):
             "--output-dir",
             str(Path(args.output_root) / name),
         ]
+        if name in FIXED_TEST_SETS:
+            cli += ["--test-dataset", *FIXED_TEST_SETS[name]]
         if name != "synthetic":  # the synthetic default keeps its own protocol
             cli += [
                 "--initial-size",

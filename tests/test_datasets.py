@@ -188,6 +188,33 @@ def test_generic_parquet_and_jsonl_chosen_rejected_layouts_agree(tmp_path):
         assert (a, b)[label].startswith("good")
 
 
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_swapped_pairs_do_not_line_up_with_a_same_seed_train_test_split(tmp_path, seed):
+    """A user's train_test_split(random_state=s) of data loaded with random_state=s must
+    not get only swapped pairs (label 1) in its test split."""
+    from sklearn.model_selection import train_test_split
+
+    records = [{"prompt": f"p{i}", "chosen": f"good{i}", "rejected": f"bad{i}"} for i in range(200)]
+    data = load_preference_file(_write_jsonl(tmp_path / "t.jsonl", records), random_state=seed)
+    assert data.y.sum() == 100
+    _, _, y_train, y_test = train_test_split(data.X, data.y, test_size=0.2, random_state=seed)
+    assert 0.25 < y_test.mean() < 0.75 and 0.25 < y_train.mean() < 0.75
+    # the same seed's first 50 of a permutation (the benchmark's initial set) too
+    first = np.random.RandomState(seed).permutation(len(data.y))[:50]
+    assert 0.2 < data.y[first].mean() < 0.8
+
+
+def test_positions_to_swap_are_half_distinct_and_seeded():
+    from skbalpm.datasets._common import positions_to_swap
+
+    positions = positions_to_swap(11, 3)
+    assert len(positions) == 5 and len(set(positions.tolist())) == 5
+    assert positions.min() >= 0 and positions.max() < 11
+    np.testing.assert_array_equal(positions, positions_to_swap(11, 3))
+    assert not np.array_equal(positions_to_swap(100, 3), positions_to_swap(100, 4))
+    assert positions_to_swap(1, 0).size == 0
+
+
 @pytest.mark.parametrize(
     ("rows", "match"),
     [

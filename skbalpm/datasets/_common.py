@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, check_random_state
 
 SKIP_REASONS = {
     "identical_responses": "the two responses are the same text (after stripping whitespace)",
@@ -123,6 +123,36 @@ def stable_id(text: str) -> str:
 def same_response(response_a: str, response_b: str) -> bool:
     """Whether two responses are the same text up to surrounding whitespace."""
     return response_a.strip() == response_b.strip()
+
+
+def positions_to_swap(n, random_state):
+    """Which of ``n`` chosen-first pairs get their responses swapped: exactly ``n // 2``.
+
+    The positions come from a generator seeded by a draw from ``random_state``, not from
+    ``check_random_state(random_state).permutation(n)`` itself: that permutation is the
+    one behind scikit-learn's ``ShuffleSplit`` and ``train_test_split`` with the same
+    seed, so ``train_test_split(X, y, random_state=0)`` of data loaded with
+    ``random_state=0`` would put only swapped pairs (label 1) in its test split.
+
+    Parameters
+    ----------
+    n : int
+        Number of pairs.
+    random_state : int, RandomState instance or None
+        Seed of the draw.
+
+    Returns
+    -------
+    positions : ndarray of shape (n // 2,), int
+        Distinct positions in ``[0, n)``.
+
+    Examples
+    --------
+    >>> positions_to_swap(5, 0).shape
+    (2,)
+    """
+    seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+    return np.random.default_rng(seed).permutation(n)[: n // 2]
 
 
 class TripleCollector:

@@ -7,13 +7,13 @@ import numbers
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils import check_random_state
 
 from skbalpm.datasets._common import (
     MalformedRecordError,
     TripleCollector,
     as_paths,
     iter_jsonl,
+    positions_to_swap,
     same_response,
     stable_id,
 )
@@ -233,9 +233,8 @@ def preferences_from_records(records, *, sources, columns, random_state):
             collector.add(prompt, response_a, response_b, label, group)
 
     if rows_chosen_first:
-        rng = check_random_state(random_state)
-        n = len(rows_chosen_first)
-        for i in np.asarray(rows_chosen_first)[rng.permutation(n)[: n // 2]]:
+        swap = positions_to_swap(len(rows_chosen_first), random_state)
+        for i in np.asarray(rows_chosen_first)[swap]:
             prompt, good, bad = collector.triples[i]
             collector.triples[i] = (prompt, bad, good)
             collector.labels[i] = 1

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from sklearn.utils import check_random_state
 
 from skbalpm.datasets._common import (
     TripleCollector,
     as_paths,
     iter_jsonl,
+    positions_to_swap,
     require_fields,
     same_response,
     stable_id,
@@ -129,11 +129,7 @@ def hh_from_records(records, random_state, *, sources):
             file_index.append(index)
 
     # Balanced a/b assignment: exactly floor(n/2) rows get the chosen response as b.
-    rng = check_random_state(random_state)
-    n = len(collector.triples)
-    swapped = np.zeros(n, dtype=bool)
-    swapped[rng.permutation(n)[: n // 2]] = True
-    for i in np.flatnonzero(swapped):
+    for i in np.sort(positions_to_swap(len(collector.triples), random_state)):
         prompt, good, bad = collector.triples[i]
         collector.triples[i] = (prompt, bad, good)
         collector.labels[i] = 1
