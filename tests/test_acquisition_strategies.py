@@ -250,6 +250,27 @@ def test_stochastic_strategies_seeded(cls):
     assert cls(beta=1e9, random_state=0)(clf, X, 10)[0].tolist() == top.tolist()
 
 
+@pytest.mark.parametrize(
+    "cls",
+    [
+        PowerBALDQueryStrategy,
+        SoftmaxBALDQueryStrategy,
+        SoftRankBALDQueryStrategy,
+        RandomQueryStrategy,
+        CoresetQueryStrategy,
+    ],
+)
+def test_set_params_random_state_reseeds(cls):
+    # A strategy used once and then given a new seed must follow that seed, not keep
+    # drawing from the generator of its old one.
+    X = make_pool(n=100)
+    clf = LinearRewardEnsemble().fit(X)
+    used = cls(random_state=0)
+    used(clf, X, 10)
+    used.set_params(random_state=1)
+    assert used(clf, X, 10)[0].tolist() == cls(random_state=1)(clf, X, 10)[0].tolist()
+
+
 def test_stochastic_scores_are_perturbed_log_weights():
     X = make_pool(n=50)
     clf = LinearRewardEnsemble().fit(X)

@@ -184,9 +184,15 @@ class BaseQueryStrategy(BaseEstimator):
 
     def _random_state(self):
         # One generator per strategy object, advanced across calls: rounds get fresh noise,
-        # and a new object with the same seed replays the same sequence.
-        if getattr(self, "random_state_", None) is None:
+        # and a new object with the same seed replays the same sequence. A seed changed
+        # with set_params starts a new generator from that seed.
+        seeded_from = getattr(self, "_random_state_seeded_from", None)
+        same_seed = seeded_from is self.random_state or (
+            _is_int(seeded_from) and _is_int(self.random_state) and seeded_from == self.random_state
+        )
+        if getattr(self, "random_state_", None) is None or not same_seed:
             self.random_state_ = check_random_state(self.random_state)
+            self._random_state_seeded_from = self.random_state
         return self.random_state_
 
     def __call__(
@@ -278,6 +284,10 @@ class BaseQueryStrategy(BaseEstimator):
 
     def _select(self, context, n_instances):  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 def top_n(scores_N, n) -> np.ndarray:
