@@ -253,6 +253,22 @@ def test_unreadable_json_files_name_the_file(tmp_path):
         load_hh_rlhf(path)
 
 
+def test_judge_loaders_reject_boolean_labels(tmp_path):
+    # JSON true is not the label 1: LLMBar's label is 1 or 2, PandaLM's votes 0, 1 or 2.
+    path = tmp_path / "llmbar.json"
+    path.write_text(json.dumps([{"input": "i", "output_1": "a", "output_2": "b", "label": True}]))
+    with pytest.raises(
+        MalformedRecordError, match=r"record 0: field 'label' should be int, got bool"
+    ):
+        load_llmbar(path)
+    votes = {"annotator1": True, "annotator2": True, "annotator3": 1}
+    record = {"instruction": "i", "input": "", "response1": "a", "response2": "b", **votes}
+    path = tmp_path / "pandalm.json"
+    path.write_text(json.dumps([record]))
+    with pytest.raises(MalformedRecordError, match=r"field 'annotator1' should be int, got bool"):
+        load_pandalm(path)
+
+
 def test_generic_bad_format_and_unknown_extension(tmp_path):
     with pytest.raises(ValueError, match="format must be one of"):
         load_preference_file(tmp_path / "x.csv", format="xml")

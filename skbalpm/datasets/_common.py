@@ -122,7 +122,8 @@ def require_fields(record, position: str, fields: Iterable[str], kind=str) -> li
                 f"{position}: missing field {field!r} (fields present: {sorted(record)})."
             )
         value = record[field]
-        if not isinstance(value, kind):
+        # JSON true/false are Python bools, which are ints: not a valid int label.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise MalformedRecordError(
                 f"{position}: field {field!r} should be {kind.__name__}, got "
                 f"{type(value).__name__} ({value!r:.60})."
