@@ -55,19 +55,26 @@ class _QueryContext:
     def _transform(self, X, what):
         if self._transformer is not None:
             X = self._transformer.transform(X)
-        X = check_array(X, dtype=(np.float32, np.float64), ensure_all_finite=True)
         return X
+
+    def _checked(self, X):
+        return check_array(X, dtype=(np.float32, np.float64), ensure_all_finite=True)
 
     @property
     def features(self) -> np.ndarray:
         """Features of the pool (after the Pipeline's earlier steps)."""
         if "features" not in self._cache:
-            X = self._transform(self.X_pool, "X_pool")
+            transformed = self._transform(self.X_pool, "X_pool")
+            X = self._checked(transformed)
             if X.shape[0] != self.n_pool:
                 raise ValueError(
                     f"The pool's features have {X.shape[0]} rows for {self.n_pool} pool rows."
                 )
             self._cache["features"] = X
+            # A DataFrame goes to the classifier as it is: a classifier fitted on one
+            # checks the column names (and warns on a bare array).
+            is_frame = hasattr(transformed, "columns")
+            self._cache["classifier_input"] = transformed if is_frame else X
         return self._cache["features"]
 
     @property
@@ -84,7 +91,10 @@ class _QueryContext:
                 )
             if hasattr(est, "fit"):  # an sklearn estimator (duck-typed doubles need not be)
                 check_is_fitted(est)
-            probs = np.asarray(est.predict_member_proba(self.features), dtype=np.float64)
+            self.features  # noqa: B018 (computes and validates the classifier input)
+            probs = np.asarray(
+                est.predict_member_proba(self._cache["classifier_input"]), dtype=np.float64
+            )
             if probs.ndim != 2 or probs.shape[1] != self.n_pool:
                 raise ValueError(
                     "predict_member_proba must return shape (n_members, n_pool="
@@ -141,7 +151,7 @@ class _QueryContext:
                 A = np.empty((0, d), dtype=self.pool_prompts.dtype)
             else:
                 A = self._prompt_block(
-                    self._transform(self.X_acquired, "X_acquired"),
+                    self._checked(self._transform(self.X_acquired, "X_acquired")),
                     "the acquired set",
                     "acquired_prompt_features",
                 )
