@@ -248,6 +248,14 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         True
         """
         self._validate_params()
+        sizes = list(self.hidden_layer_sizes)
+        if not all(
+            isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in sizes
+        ):
+            raise ValueError(
+                f"hidden_layer_sizes must hold positive ints (one width per hidden layer, "
+                f"() for a linear reward); got {self.hidden_layer_sizes!r}."
+            )
         first_fit = not (self.warm_start and hasattr(self, "coefs_"))
         X, y = validate_data(
             self, X, y, reset=first_fit, dtype=[np.float32, np.float64], y_numeric=False

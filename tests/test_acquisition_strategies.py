@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -250,6 +250,27 @@ def test_stochastic_strategies_seeded(cls):
     assert cls(beta=1e9, random_state=0)(clf, X, 10)[0].tolist() == top.tolist()
 
 
+@pytest.mark.parametrize(
+    "cls",
+    [
+        PowerBALDQueryStrategy,
+        SoftmaxBALDQueryStrategy,
+        SoftRankBALDQueryStrategy,
+        RandomQueryStrategy,
+        CoresetQueryStrategy,
+    ],
+)
+def test_set_params_random_state_reseeds(cls):
+    # A strategy used once and then given a new seed must follow that seed, not keep
+    # drawing from the generator of its old one.
+    X = make_pool(n=100)
+    clf = LinearRewardEnsemble().fit(X)
+    used = cls(random_state=0)
+    used(clf, X, 10)
+    used.set_params(random_state=1)
+    assert used(clf, X, 10)[0].tolist() == cls(random_state=1)(clf, X, 10)[0].tolist()
+
+
 def test_stochastic_scores_are_perturbed_log_weights():
     X = make_pool(n=50)
     clf = LinearRewardEnsemble().fit(X)
@@ -326,6 +347,24 @@ def test_pipeline_and_learner_are_resolved():
         np.testing.assert_allclose(got[1], direct[1])
     # The learner's training set was used as the acquired set.
     assert strategy.last_components_.ball_count.sum() > 0
+
+
+@pytest.mark.filterwarnings("error:X does not have valid feature names")
+def test_dataframe_pool_reaches_the_classifier_with_its_feature_names():
+    # A classifier fitted on a DataFrame, queried with a DataFrame pool (directly or
+    # through a Pipeline that outputs pandas): no "X does not have valid feature names".
+    pd = pytest.importorskip("pandas")
+    from sklearn.preprocessing import StandardScaler
+
+    from skbalpm import PreferenceEnsembleClassifier
+
+    X = pd.DataFrame(make_pool(n=30), columns=[f"f{i}" for i in range(9)])
+    y = np.arange(30) % 2
+    clf = PreferenceEnsembleClassifier(n_members=2, max_epochs=1, random_state=0).fit(X, y)
+    assert len(BALDQueryStrategy()(clf, X, 3)[0]) == 3
+    scaler = StandardScaler().set_output(transform="pandas")
+    pipe = make_pipeline(scaler, clone(clf)).fit(X, y)
+    assert len(BALPMQueryStrategy(k=3, device="cpu")(pipe, X, 3, X_acquired=X[:4])[0]) == 3
 
 
 def test_real_modal_active_learner():

@@ -234,6 +234,68 @@ def test_generic_malformed(tmp_path, rows, match):
         load_preference_file(_write_jsonl(tmp_path / "t.jsonl", rows))
 
 
+def test_generic_csv_rows_wider_than_the_header_are_an_error(tmp_path):
+    # With one field more than the header in every row, pandas would take the first
+    # column as the index and shift every text one column left (prompt lost, the label
+    # read as response_b): an error naming the file, never shifted data.
+    path = tmp_path / "wide.csv"
+    path.write_text("prompt,response_a,response_b,label\nHi,Hello,Bye,0,1\nHo,A,B,1,0\n")
+    with pytest.raises(MalformedRecordError, match=r"wide\.csv.*more fields than the header"):
+        load_preference_file(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "match"),
+    [
+        ("empty.csv", b"", r"empty\.csv: empty file"),
+        (
+            "quote.csv",
+            b'prompt,response_a,response_b,label\n"Hi,a,b,0\n',
+            r"quote\.csv: not valid CSV",
+        ),
+        (
+            "latin1.csv",
+            b"prompt,response_a,response_b,label\ncaf\xe9,a,b,0\n",
+            r"latin1\.csv: not UTF-8",
+        ),
+        ("latin1.jsonl", b'{"prompt": "caf\xe9"}\n', r"latin1\.jsonl: not UTF-8"),
+        ("fake.jsonl.gz", b"plain text", r"fake\.jsonl\.gz: not a valid gzip file"),
+    ],
+)
+def test_unreadable_files_are_errors_that_name_the_file(tmp_path, name, content, match):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(MalformedRecordError, match=match):
+        load_preference_file(path)
+
+
+def test_unreadable_json_files_name_the_file(tmp_path):
+    path = tmp_path / "latin1.json"
+    path.write_bytes(b'[{"input": "caf\xe9"}]')
+    with pytest.raises(MalformedRecordError, match=r"latin1\.json: not UTF-8"):
+        load_llmbar(path)
+    path = tmp_path / "fake.jsonl.gz"
+    path.write_bytes(b"plain text")
+    with pytest.raises(MalformedRecordError, match=r"fake\.jsonl\.gz: not a valid gzip file"):
+        load_hh_rlhf(path)
+
+
+def test_judge_loaders_reject_boolean_labels(tmp_path):
+    # JSON true is not the label 1: LLMBar's label is 1 or 2, PandaLM's votes 0, 1 or 2.
+    path = tmp_path / "llmbar.json"
+    path.write_text(json.dumps([{"input": "i", "output_1": "a", "output_2": "b", "label": True}]))
+    with pytest.raises(
+        MalformedRecordError, match=r"record 0: field 'label' should be int, got bool"
+    ):
+        load_llmbar(path)
+    votes = {"annotator1": True, "annotator2": True, "annotator3": 1}
+    record = {"instruction": "i", "input": "", "response1": "a", "response2": "b", **votes}
+    path = tmp_path / "pandalm.json"
+    path.write_text(json.dumps([record]))
+    with pytest.raises(MalformedRecordError, match=r"field 'annotator1' should be int, got bool"):
+        load_pandalm(path)
+
+
 def test_generic_bad_format_and_unknown_extension(tmp_path):
     with pytest.raises(ValueError, match="format must be one of"):
         load_preference_file(tmp_path / "x.csv", format="xml")

@@ -334,6 +334,16 @@ def test_bad_fit_input(X, y, match):
         PreferenceEnsembleClassifier(feature_layout="a|b", **FAST).fit(X, y)
 
 
+@pytest.mark.parametrize("hidden_layer_sizes", [(0,), (64, 0), (-3,), (2.5,), (True,)])
+def test_hidden_layer_sizes_must_be_positive_ints(hidden_layer_sizes):
+    # A zero-width layer trained a constant reward (every prediction 1/2) without a word;
+    # a negative one crashed inside torch; 2.5 was silently cut to 2.
+    params = {**FAST, "hidden_layer_sizes": hidden_layer_sizes}
+    clf = PreferenceEnsembleClassifier(feature_layout="a|b", **params)
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes must hold positive ints"):
+        clf.fit(np.ones((4, 4)), [0, 1, 0, 1])
+
+
 def test_default_layout_width_error_names_the_layout():
     with pytest.raises(ValueError, match=r"a\|b\|prompt.*got 4 features"):
         PreferenceEnsembleClassifier(**FAST).fit(np.ones((4, 4)), [0, 1, 0, 1])

@@ -55,19 +55,26 @@ class _QueryContext:
     def _transform(self, X, what):
         if self._transformer is not None:
             X = self._transformer.transform(X)
-        X = check_array(X, dtype=(np.float32, np.float64), ensure_all_finite=True)
         return X
+
+    def _checked(self, X):
+        return check_array(X, dtype=(np.float32, np.float64), ensure_all_finite=True)
 
     @property
     def features(self) -> np.ndarray:
         """Features of the pool (after the Pipeline's earlier steps)."""
         if "features" not in self._cache:
-            X = self._transform(self.X_pool, "X_pool")
+            transformed = self._transform(self.X_pool, "X_pool")
+            X = self._checked(transformed)
             if X.shape[0] != self.n_pool:
                 raise ValueError(
                     f"The pool's features have {X.shape[0]} rows for {self.n_pool} pool rows."
                 )
             self._cache["features"] = X
+            # A DataFrame goes to the classifier as it is: a classifier fitted on one
+            # checks the column names (and warns on a bare array).
+            is_frame = hasattr(transformed, "columns")
+            self._cache["classifier_input"] = transformed if is_frame else X
         return self._cache["features"]
 
     @property
@@ -84,7 +91,10 @@ class _QueryContext:
                 )
             if hasattr(est, "fit"):  # an sklearn estimator (duck-typed doubles need not be)
                 check_is_fitted(est)
-            probs = np.asarray(est.predict_member_proba(self.features), dtype=np.float64)
+            self.features  # noqa: B018 (computes and validates the classifier input)
+            probs = np.asarray(
+                est.predict_member_proba(self._cache["classifier_input"]), dtype=np.float64
+            )
             if probs.ndim != 2 or probs.shape[1] != self.n_pool:
                 raise ValueError(
                     "predict_member_proba must return shape (n_members, n_pool="
@@ -141,7 +151,7 @@ class _QueryContext:
                 A = np.empty((0, d), dtype=self.pool_prompts.dtype)
             else:
                 A = self._prompt_block(
-                    self._transform(self.X_acquired, "X_acquired"),
+                    self._checked(self._transform(self.X_acquired, "X_acquired")),
                     "the acquired set",
                     "acquired_prompt_features",
                 )
@@ -184,9 +194,15 @@ class BaseQueryStrategy(BaseEstimator):
 
     def _random_state(self):
         # One generator per strategy object, advanced across calls: rounds get fresh noise,
-        # and a new object with the same seed replays the same sequence.
-        if getattr(self, "random_state_", None) is None:
+        # and a new object with the same seed replays the same sequence. A seed changed
+        # with set_params starts a new generator from that seed.
+        seeded_from = getattr(self, "_random_state_seeded_from", None)
+        same_seed = seeded_from is self.random_state or (
+            _is_int(seeded_from) and _is_int(self.random_state) and seeded_from == self.random_state
+        )
+        if getattr(self, "random_state_", None) is None or not same_seed:
             self.random_state_ = check_random_state(self.random_state)
+            self._random_state_seeded_from = self.random_state
         return self.random_state_
 
     def __call__(
@@ -278,6 +294,10 @@ class BaseQueryStrategy(BaseEstimator):
 
     def _select(self, context, n_instances):  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 def top_n(scores_N, n) -> np.ndarray:

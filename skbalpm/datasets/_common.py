@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -63,9 +65,23 @@ def open_text(path: Path):
     return open(path, encoding="utf-8")
 
 
+@contextlib.contextmanager
+def naming_unreadable(path: Path):
+    """Re-raise a failure to decode ``path`` (not UTF-8, broken gzip) as a
+    :class:`MalformedRecordError` that names the file."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise MalformedRecordError(
+            f"{path}: not UTF-8 text ({exc.reason}); re-save the file as UTF-8."
+        ) from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise MalformedRecordError(f"{path}: not a valid gzip file ({exc}).") from None
+
+
 def iter_jsonl(path: Path) -> Iterator[tuple[str, object]]:
     """Yield ``(position, record)`` for each non-blank line of a JSON Lines file."""
-    with open_text(path) as handle:
+    with naming_unreadable(path), open_text(path) as handle:
         for lineno, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -78,7 +94,7 @@ def iter_jsonl(path: Path) -> Iterator[tuple[str, object]]:
 
 def iter_json_list(path: Path) -> Iterator[tuple[str, object]]:
     """Yield ``(position, record)`` for each element of a file holding one JSON list."""
-    with open_text(path) as handle:
+    with naming_unreadable(path), open_text(path) as handle:
         try:
             records = json.load(handle)
         except json.JSONDecodeError as exc:
@@ -106,7 +122,8 @@ def require_fields(record, position: str, fields: Iterable[str], kind=str) -> li
                 f"{position}: missing field {field!r} (fields present: {sorted(record)})."
             )
         value = record[field]
-        if not isinstance(value, kind):
+        # JSON true/false are Python bools, which are ints: not a valid int label.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise MalformedRecordError(
                 f"{position}: field {field!r} should be {kind.__name__}, got "
                 f"{type(value).__name__} ({value!r:.60})."

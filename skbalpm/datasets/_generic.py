@@ -13,6 +13,7 @@ from skbalpm.datasets._common import (
     TripleCollector,
     as_paths,
     iter_jsonl,
+    naming_unreadable,
     positions_to_swap,
     same_response,
     stable_id,
@@ -43,7 +44,20 @@ def _iter_table(path: Path, file_format: str):
 
     if file_format == "csv":
         # Text stays text (no "NA" -> NaN); labels are parsed below.
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        with naming_unreadable(path):
+            try:
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            except pd.errors.EmptyDataError:
+                raise MalformedRecordError(f"{path}: empty file (no header row).") from None
+            except pd.errors.ParserError as exc:
+                raise MalformedRecordError(f"{path}: not valid CSV ({exc}).") from None
+        if not isinstance(frame.index, pd.RangeIndex):
+            # pandas reads rows one field wider than the header as index + columns,
+            # which would shift every text one column left.
+            raise MalformedRecordError(
+                f"{path}: the data rows have more fields than the header "
+                f"{list(frame.columns)}; quote text that contains commas."
+            )
         for i, record in enumerate(frame.to_dict(orient="records")):
             yield f"{path}, data row {i + 1}", record
     elif file_format == "parquet":
