@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skbalpm import PreferencePairEmbedder, split_feature_blocks, swap_response_blocks
 from skbalpm import _embedding_backends as backends
@@ -307,6 +308,56 @@ def _contains(sequence, part):
 
 
 # -- the transformer with a fake model ----------------------------------------------------
+
+
+# scikit-learn's common checks, run on the embedder. The ones below fit or transform
+# random numeric arrays; the embedder takes (prompt, response_a, response_b) text triples
+# and rejects numbers with a ValueError that says so (scikit-learn skips these checks for
+# its own text vectorizers). The API checks (cloning, parameters, tags, unfitted errors,
+# 1-d input) all run and pass; the input contract has its own tests in this file.
+_NUMERIC_INPUT = "feeds numeric arrays; the embedder takes text triples"
+EMBEDDER_EXPECTED_FAILED_CHECKS = dict.fromkeys(
+    (
+        "check_complex_data",
+        "check_dict_unchanged",
+        "check_dont_overwrite_parameters",
+        "check_dtype_object",
+        "check_estimator_sparse_array",
+        "check_estimator_sparse_matrix",
+        "check_estimator_sparse_tag",
+        "check_estimators_dtypes",
+        "check_estimators_empty_data_messages",
+        "check_estimators_fit_returns_self",
+        "check_estimators_nan_inf",
+        "check_estimators_overwrite_params",
+        "check_estimators_pickle",
+        "check_f_contiguous_array_estimator",
+        "check_fit2d_1feature",
+        "check_fit2d_1sample",
+        "check_fit2d_predict1d",
+        "check_fit_check_is_fitted",
+        "check_fit_idempotent",
+        "check_fit_score_takes_y",
+        "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance",
+        "check_n_features_in",
+        "check_n_features_in_after_fitting",
+        "check_pipeline_consistency",
+        "check_positive_only_tag_during_fit",
+        "check_readonly_memmap_input",
+        "check_transformer_data_not_an_array",
+        "check_transformer_general",
+    ),
+    _NUMERIC_INPUT,
+)
+
+
+@parametrize_with_checks(
+    [PreferencePairEmbedder(cache_dir=None)],
+    expected_failed_checks=lambda est: EMBEDDER_EXPECTED_FAILED_CHECKS,
+)
+def test_embedder_sklearn_checks(estimator, check):
+    check(estimator)
 
 
 def test_output_layout_dtype_and_names(fake_backend):
