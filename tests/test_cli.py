@@ -71,6 +71,13 @@ def test_format_detection(tmp_path):
     table = tmp_path / "t.jsonl"
     table.write_text(json.dumps({"prompt": "p", "chosen": "a", "rejected": "b"}) + "\n")
     assert _detect_format(table) == "jsonl"
+    listed = tmp_path / "t.json"  # the same records as one JSON list
+    listed.write_text(json.dumps([{"prompt": "p", "chosen": "a", "rejected": "b"}]))
+    assert _detect_format(listed) == "jsonl"
+    assert (
+        load_benchmark_data([str(listed)]).X.tolist()
+        == load_benchmark_data([str(table)]).X.tolist()
+    )
     assert len(load_benchmark_data([str(hh)]).y) == 1
     with pytest.raises(ValueError, match="different formats"):
         load_benchmark_data([str(hh), str(table)])

@@ -188,6 +188,23 @@ def test_generic_parquet_and_jsonl_chosen_rejected_layouts_agree(tmp_path):
         assert (a, b)[label].startswith("good")
 
 
+def test_generic_json_list_reads_like_json_lines(tmp_path):
+    records = [
+        {"prompt": "p0", "response_a": "a0", "response_b": "b0", "label": 1},
+        {"prompt": "p1", "response_a": "a1", "response_b": "b1", "label": 0},
+    ]
+    lines = load_preference_file(_write_jsonl(tmp_path / "t.jsonl", records))
+    listed = tmp_path / "t.json"
+    listed.write_text("\n  " + json.dumps(records, indent=1), encoding="utf-8")
+    as_list = load_preference_file(listed)
+    np.testing.assert_array_equal(as_list.X, lines.X)
+    assert as_list.y.tolist() == [1, 0]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"prompt": "p", "response_a": "a"}]), encoding="utf-8")
+    with pytest.raises(MalformedRecordError, match=r"bad.json, record 0: found neither the columns"):
+        load_preference_file(bad)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 7])
 def test_swapped_pairs_do_not_line_up_with_a_same_seed_train_test_split(tmp_path, seed):
     """A user's train_test_split(random_state=s) of data loaded with random_state=s must

@@ -187,6 +187,8 @@ def _detect_format(path: Path) -> str:
             return "pandalm"
         if isinstance(first, dict) and "output_1" in first:
             return "llmbar"
+        if isinstance(first, dict) and "prompt" in first:
+            return "jsonl"  # a list of generic records (the loader checks the columns)
         raise ValueError(f"Cannot tell the format of {path}; pass --format.")
     _, first = next(iter_jsonl(path))
     if isinstance(first, dict) and {"info", "summaries"} <= set(first):

@@ -92,6 +92,16 @@ def iter_jsonl(path: Path) -> Iterator[tuple[str, object]]:
                 raise MalformedRecordError(f"{position}: not valid JSON ({exc.msg}).") from None
 
 
+def holds_json_list(path: Path) -> bool:
+    """Whether the file's first non-blank character opens a JSON list (not JSON Lines)."""
+    with naming_unreadable(path), open_text(path) as handle:
+        while chunk := handle.read(4096):
+            stripped = chunk.lstrip()
+            if stripped:
+                return stripped[0] == "["
+    return False
+
+
 def iter_json_list(path: Path) -> Iterator[tuple[str, object]]:
     """Yield ``(position, record)`` for each element of a file holding one JSON list."""
     with naming_unreadable(path), open_text(path) as handle:

@@ -12,6 +12,8 @@ from skbalpm.datasets._common import (
     MalformedRecordError,
     TripleCollector,
     as_paths,
+    holds_json_list,
+    iter_json_list,
     iter_jsonl,
     naming_unreadable,
     positions_to_swap,
@@ -37,8 +39,8 @@ def _detect_format(path: Path) -> str:
 
 def _iter_table(path: Path, file_format: str):
     """Yield ``(position, record dict)`` for every row of a file."""
-    if file_format == "jsonl":
-        yield from iter_jsonl(path)
+    if file_format == "jsonl":  # JSON Lines, or a .json file holding one list of records
+        yield from (iter_json_list(path) if holds_json_list(path) else iter_jsonl(path))
         return
     import pandas as pd
 
@@ -150,7 +152,8 @@ def load_preference_file(
     path : str, Path or sequence of them
         The file(s); several are pooled. ``.jsonl.gz`` is decompressed.
     format : {"auto", "jsonl", "csv", "parquet"}, default="auto"
-        "auto" picks by extension (``.jsonl``/``.json``, ``.csv``, ``.parquet``).
+        "auto" picks by extension (``.jsonl``/``.json``, ``.csv``, ``.parquet``). "jsonl"
+        reads JSON Lines, or a file holding one JSON list of records.
     prompt_column, response_a_column, response_b_column, label_column : str
         Column names of the labelled layout.
     chosen_column, rejected_column : str
