@@ -201,7 +201,7 @@ def test_generic_json_list_reads_like_json_lines(tmp_path):
     assert as_list.y.tolist() == [1, 0]
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{"prompt": "p", "response_a": "a"}]), encoding="utf-8")
-    with pytest.raises(MalformedRecordError, match=r"bad.json, record 0: found neither the columns"):
+    with pytest.raises(MalformedRecordError, match=r"bad.json, record 0: found neither"):
         load_preference_file(bad)
 
 
