@@ -5,8 +5,9 @@ Runs ``skbalpm benchmark`` (random, BALD, PowerBALD, BAL-PM) on
 * HH-RLHF helpful-base and harmless-base (two separate benchmarks),
 * the three HH-RLHF helpful splits pooled,
 * Reddit TL;DR batch13 (grouped by post),
-* HH-RLHF helpful-base as the pool, scored on helpful-online (long multi-turn
-  conversations from another collection round: a shifted test distribution),
+* HH-RLHF helpful-rejection-sampled as the pool, scored on helpful-base, and helpful-base
+  as the pool, scored on helpful-online (long multi-turn conversations): pools and test
+  sets from different collection rounds (shifted test distributions),
 * the built-in synthetic default task,
 
 embedded with the default model, and writes each one's results, summary and learning
@@ -49,11 +50,15 @@ BENCHMARKS = {
         for name in ("helpful-base", "helpful-online", "helpful-rejection-sampled")
     ],
     "tldr-batch13": [str(DATA / "summarize-from-feedback" / "tldr-batch13.jsonl")],
+    "hh-rejection-sampled_test-base": [str(HH / "helpful-rejection-sampled-test.jsonl.gz")],
     "hh-helpful-base_test-online": [str(HH / "helpful-base-test.jsonl.gz")],
     "synthetic": ["synthetic"],
 }
 
-FIXED_TEST_SETS = {"hh-helpful-base_test-online": [str(HH / "helpful-online-test.jsonl.gz")]}
+FIXED_TEST_SETS = {
+    "hh-rejection-sampled_test-base": [str(HH / "helpful-base-test.jsonl.gz")],
+    "hh-helpful-base_test-online": [str(HH / "helpful-online-test.jsonl.gz")],
+}
 """Benchmarks scored on other files (``--test-dataset``) instead of a held-out split."""
 
 SUITES = {
