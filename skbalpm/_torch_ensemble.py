@@ -146,7 +146,7 @@ def _member_losses(model, pairs_MRD, target_MB):
 
 
 def _pair_rows(idx_MB, n_samples):
-    """Row indices into ``cat([X_a, X_b])`` of the pairs ``idx_MB``: a rows, then b rows."""
+    """Row indices into ``X_ab`` (a rows, then b rows) of both responses of pairs ``idx_MB``."""
     return torch.cat([idx_MB, idx_MB + n_samples], dim=-1)
 
 
@@ -196,8 +196,7 @@ def add_l2_gradient_(model, l2_strength):
 
 def train_ensemble(
     model,
-    X_a,
-    X_b,
+    X_ab,
     a_preferred,
     *,
     member_rngs,
@@ -222,8 +221,10 @@ def train_ensemble(
     ----------
     model : BatchedMLP
         Initialised model, on the training device.
-    X_a, X_b : tensor of shape (n_samples, d)
-        Response features, on the training device, in the model's dtype.
+    X_ab : tensor of shape (2 * n_samples, d)
+        Response features, on the training device, in the model's dtype: response a of
+        every pair, then response b of every pair (one tensor, so that a step gathers
+        both responses of its pairs with one index).
     a_preferred : tensor of shape (n_samples,)
         1.0 where response_a is the preferred one, else 0.0.
     member_rngs : list of numpy.random.Generator
@@ -254,8 +255,8 @@ def train_ensemble(
         Each member's best validation loss (None without early stopping).
     """
     n_members = len(member_rngs)
-    n_samples = X_a.shape[0]
-    device = X_a.device
+    n_samples = a_preferred.shape[0]
+    device = X_ab.device
     n_val = int(np.floor(validation_fraction * n_samples))
     early_stopping = n_iter_no_change is not None and 1 <= n_val < n_samples
     if not early_stopping:
@@ -270,8 +271,6 @@ def train_ensemble(
     l2_strength = alpha / n_train
     optimizer, prior_in_optimizer = make_optimizer(model, learning_rate, weight_decay, l2_strength)
     batch_size = min(batch_size, n_train)
-    # Both responses in one tensor: a step gathers its a and b rows with one index.
-    X_ab = torch.cat([X_a, X_b])
     val_rows = _pair_rows(val_idx, n_samples)
 
     def validation_losses():

@@ -305,8 +305,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         ):
             self.n_epochs_, self.best_validation_loss_ = _torch_ensemble.train_ensemble(
                 model,
-                to_device(X_a),
-                to_device(X_b),
+                to_device(np.concatenate([X_a, X_b])),
                 a_preferred,
                 member_rngs=member_rngs,
                 learning_rate=self.learning_rate,
