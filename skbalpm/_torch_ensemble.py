@@ -18,6 +18,7 @@ import itertools
 import numpy as np
 import torch
 from joblib import effective_n_jobs
+from scipy.special import expit
 from torch import nn
 from torch.nn import functional as F
 
@@ -194,6 +195,29 @@ def add_l2_gradient_(model, l2_strength):
             W.grad.add_(W, alpha=l2_strength)
 
 
+def _holdout_orders(member_rngs, n_samples, validation_fraction, groups):
+    """Each member's row order, its first ``n_val`` rows held out for early stopping.
+
+    Without groups every member permutes the rows on its own. With groups the held-out
+    rows are whole groups, drawn in a random order up to the count nearest the validation
+    fraction, and the same for every member (equal-sized hold-outs keep the members
+    batched); the training rows after them are shuffled per member.
+    """
+    n_val = int(np.floor(validation_fraction * n_samples))
+    if groups is None or n_val == 0:
+        return [rng.permutation(n_samples) for rng in member_rngs], n_val
+    _, group_index = np.unique(groups, return_inverse=True)
+    group_order = member_rngs[0].permutation(group_index.max() + 1)
+    rank_of_group = np.empty_like(group_order)
+    rank_of_group[group_order] = np.arange(len(group_order))
+    rows = np.argsort(rank_of_group[group_index], kind="stable")
+    sizes = np.bincount(rank_of_group[group_index])
+    cumulative = np.cumsum(sizes)
+    n_val = int(cumulative[np.argmin(np.abs(cumulative - n_val))])  # whole groups, nearest
+    held_out, rest = rows[:n_val], rows[n_val:]
+    return [np.concatenate([held_out, rng.permutation(rest)]) for rng in member_rngs], n_val
+
+
 def train_ensemble(
     model,
     X_ab,
@@ -207,12 +231,15 @@ def train_ensemble(
     validation_fraction,
     n_iter_no_change,
     alpha=0.0,
+    groups=None,
     progress=None,
 ):
     """Train every member at once with AdamW on the Bradley–Terry loss.
 
-    Each member draws its own validation rows (when early stopping is on) and its own
-    shuffle every epoch from its own rng. With early stopping, the validation loss is
+    With early stopping, every member holds out the same whole groups of pairs (when
+    ``groups`` is given: pairs that share a prompt never straddle the split) or its own
+    random rows (``groups=None``). Each member draws its own shuffle every epoch from
+    its own rng. With early stopping, the validation loss is
     measured before the first step too, and each member ends with the weights of its best
     validation loss, so a member that never improves on its (near-constant) initial
     prediction keeps it.
@@ -244,6 +271,9 @@ def train_ensemble(
     n_iter_no_change : int or None
         Epochs without a better validation loss before stopping; None disables early
         stopping.
+    groups : ndarray of shape (n_samples,) or None
+        Group id of each pair (e.g. its prompt): the validation rows are whole groups,
+        the same for every member. None: each member holds out its own random rows.
     progress : tqdm or None
         Advanced once per epoch.
 
@@ -257,13 +287,11 @@ def train_ensemble(
     n_members = len(member_rngs)
     n_samples = a_preferred.shape[0]
     device = X_ab.device
-    n_val = int(np.floor(validation_fraction * n_samples))
+    orders, n_val = _holdout_orders(member_rngs, n_samples, validation_fraction, groups)
     early_stopping = n_iter_no_change is not None and 1 <= n_val < n_samples
     if not early_stopping:
         n_val = 0
     n_train = n_samples - n_val
-
-    orders = [rng.permutation(n_samples) for rng in member_rngs]
     train_idx_MN = np.stack([order[n_val:] for order in orders])
     val_idx = torch.as_tensor(np.stack([order[:n_val] for order in orders]), device=device)
 
@@ -382,3 +410,34 @@ def predict_reward_differences(model, X_a, X_b):
             r_b = model(_to_model(model, X_b[rows]))
             out_MN[:, rows] = (r_a - r_b).double().cpu().numpy()
     return out_MN
+
+
+class EnsemblePredictor:
+    """Predictions of a fitted deep ensemble (the interface of the Laplace predictor).
+
+    Parameters
+    ----------
+    model : BatchedMLP
+        The fitted members, on the prediction device.
+    """
+
+    def __init__(self, model):
+        self.model = model
+
+    def member_differences(self, X_a, X_b):
+        """r_m(a) - r_m(b) of every member, shape (n_members, n), float64."""
+        return predict_reward_differences(self.model, X_a, X_b)
+
+    def predict_proba(self, X_a, X_b):
+        """[P(a preferred), P(b preferred)]: the members' mean, shape (n, 2)."""
+        diff_MN = self.member_differences(X_a, X_b)
+        # sigmoid(d) and sigmoid(-d) computed alike, so a swap exchanges the columns bitwise
+        return np.stack([expit(diff_MN).mean(axis=0), expit(-diff_MN).mean(axis=0)], axis=1)
+
+    def decision(self, X_a, X_b):
+        """Mean reward margin of response_b over response_a, shape (n,)."""
+        return -self.member_differences(X_a, X_b).mean(axis=0)
+
+    def member_rewards(self, X):
+        """r_m(x) of every member for single responses, shape (n_members, n), float64."""
+        return predict_rewards(self.model, X)

@@ -1,4 +1,11 @@
-"""The Bradley–Terry ensemble preference classifier (scikit-learn estimator)."""
+"""The Bradley–Terry preference classifier (scikit-learn estimator).
+
+Two ways to learn the reward, behind one estimator: a Bayesian reward model with a
+Laplace posterior whose prior strength is set by the evidence (``method="laplace"``,
+the default; the math is in :mod:`skbalpm._laplace` and :mod:`skbalpm._random_features`),
+and a deep ensemble of MLP adapters trained with AdamW (``method="deep-ensemble"``, as in
+BAL-PM; the torch code is in :mod:`skbalpm._torch_ensemble`).
+"""
 
 from __future__ import annotations
 
@@ -16,22 +23,65 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
-from skbalpm import _torch_ensemble
+from skbalpm import _laplace, _torch_ensemble
 from skbalpm._features import FEATURE_LAYOUTS, block_width, split_feature_blocks
+from skbalpm._random_features import FeatureMap, fit_feature_map
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
+METHODS = ("laplace", "deep-ensemble")
+"""The accepted values of ``PreferenceEnsembleClassifier(method=...)``."""
+
+
+def prompt_groups(X_prompt):
+    """Group ids of pairs by their prompt features: equal prompt rows share a group.
+
+    Parameters
+    ----------
+    X_prompt : ndarray of shape (n_samples, d)
+        The prompt block of the pair features.
+
+    Returns
+    -------
+    groups : ndarray of shape (n_samples,), int
+        ``groups[i] == groups[j]`` exactly when rows i and j hold the same prompt features.
+
+    Examples
+    --------
+    >>> prompt_groups(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])).tolist()
+    [1, 0, 1]
+    """
+    _, groups = np.unique(np.ascontiguousarray(X_prompt), axis=0, return_inverse=True)
+    return groups.reshape(-1)
 
 
 class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
-    """Bradley–Terry preference model: an ensemble of MLP reward adapters on frozen features.
+    """Bradley–Terry preference model on frozen features, with an ensemble of rewards.
 
-    Each member ``m`` is an MLP reward ``r_m`` applied to the features of one response;
+    Every member ``m`` is a reward ``r_m`` applied to the features of one response;
     member ``m`` predicts P(response_a preferred) = sigmoid(r_m(a) - r_m(b)) (Bradley &
-    Terry, 1952) and the ensemble predicts the mean of its members' probabilities (a deep
-    ensemble, Lakshminarayanan et al., 2017). All members train at once as batched torch
-    parameters: one AdamW step updates every member, each member with its own
-    initialisation seed, its own validation rows and its own data shuffle. As in BAL-PM
-    (Melo et al., 2024), each :meth:`fit` retrains from scratch unless ``warm_start=True``.
+    Terry, 1952). The members express the model's epistemic uncertainty: the acquisition
+    functions (BALD, BAL-PM, ...) read their disagreement through
+    :meth:`predict_member_proba`. Two methods learn them:
+
+    ``method="laplace"`` (default): Bayesian Bradley–Terry regression. The reward is
+    linear in fixed features of the response, ``r(x) = w . phi(x)``, where ``phi`` holds
+    the standardised features (a linear block) and random Fourier features at a few length
+    scales (RBF blocks; Rahimi & Recht, 2007), so the reward is a Gaussian process with a
+    linear-plus-RBF kernel. Each block has its own Gaussian prior precision, set by
+    maximising the Laplace approximation of the marginal likelihood (MacKay's evidence
+    framework, 1992): every label trains the model, nothing is held out, and the
+    regularisation follows the data (strong where the features carry little signal that
+    generalises, weak where they carry much). The members are draws from the Laplace
+    posterior of ``w``, and :meth:`predict_proba` is the posterior predictive (MacKay's
+    probit approximation), the limit of the members' mean as their number grows. The
+    fit is deterministic given ``random_state`` and convex in ``w``: no initialisation,
+    no early stopping, no learning rate.
+
+    ``method="deep-ensemble"``: the BAL-PM paper's learner (Melo et al., 2024). Each
+    member is an MLP adapter with its own initialisation; all members train at once as
+    batched torch parameters with AdamW and early stopping on held-out pairs (whole
+    prompt groups: pairs that share a prompt never straddle the split); the prediction is
+    the members' mean (a deep ensemble, Lakshminarayanan et al., 2017).
 
     Labels: ``y[i]`` names the preferred response. Any two labels are accepted;
     ``classes_`` holds them sorted and ``classes_[0]`` means "response_a preferred". With
@@ -41,67 +91,86 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     n_members : int, default=5
-        Number of independently initialised adapters (5 in the paper).
+        Number of members: posterior draws (``"laplace"``) or independently initialised
+        adapters (``"deep-ensemble"``; 5 in the paper).
+    method : {"laplace", "deep-ensemble"}, default="laplace"
+        How the rewards are learned (see above).
     feature_layout : {"a|b|prompt", "a|b"}, default="a|b|prompt"
         Column layout of X: equal-width blocks phi(prompt+a) | phi(prompt+b) | phi(prompt)
         (what :class:`~skbalpm.PreferencePairEmbedder` emits) or plain pair features
-        phi(a) | phi(b). The prompt block is ignored by the classifier.
+        phi(a) | phi(b). The classifier models the response blocks; the prompt block only
+        identifies which pairs share a prompt (deep-ensemble early stopping).
+    n_random_features : int, default=256
+        ``"laplace"``: random Fourier features per length scale. 0 gives a linear reward
+        (Bayesian logistic regression on the response features).
+    length_scales : tuple of float, default=(1.0, 2.0, 4.0)
+        ``"laplace"``: length scales of the RBF blocks, in units of sqrt(d) (about the
+        distance between two standardised response features). The evidence weighs the
+        blocks, switching off those the data do not support.
+    prior_precision : "evidence" or float, default="evidence"
+        ``"laplace"``: "evidence" tunes one prior precision per block by evidence
+        maximisation; a float fixes every block's precision to it (no tuning).
     hidden_layer_sizes : tuple of int, default=(256, 64)
-        Widths of the adapter's hidden layers (the paper uses 2048 -> 256 on 4096-d 7B
-        features; the default is scaled to the 384-d all-MiniLM-L6-v2 features). ``()``
-        gives a linear reward.
+        ``"deep-ensemble"``: widths of the adapter's hidden layers (the paper uses 2048 ->
+        256 on 4096-d 7B features; the default is scaled to the 384-d all-MiniLM-L6-v2
+        features). ``()`` gives a linear reward.
     activation : {"tanh", "relu", "gelu"}, default="tanh"
-        Hidden-layer activation (tanh in the paper).
+        ``"deep-ensemble"``: hidden-layer activation (tanh in the paper).
     init_std : float, default=0.1
-        Standard deviation of the N(0, init_std^2) weight initialisation; biases start at
-        zero. The paper uses 0.01 with its learning rate of 3e-5; on 384-d MiniLM features
-        that start hardly moves in a small-label budget (test log-likelihood stays at
-        log(1/2) from 50 to 1,000 labels, ``benchmarks/learning_curve_stability.py``), and
-        the members start nearly identical, so BALD is near zero. 0.1 gives the members
-        distinct starting points while still predicting close to P = 1/2.
+        ``"deep-ensemble"``: standard deviation of the N(0, init_std^2) weight
+        initialisation; biases start at zero. The paper uses 0.01 with its learning rate
+        of 3e-5; on 384-d MiniLM features that start hardly moves in a small-label budget
+        and the members start nearly identical, so BALD is near zero.
     learning_rate : float, default=1e-3
-        AdamW learning rate.
+        ``"deep-ensemble"``: AdamW learning rate.
     weight_decay : float, default=0.0
-        AdamW (decoupled) weight decay. Off by default: ``alpha`` regularises instead,
-        with a strength that adapts to the number of labels.
+        ``"deep-ensemble"``: AdamW (decoupled) weight decay. Off by default: ``alpha``
+        regularises instead, with a strength that adapts to the number of labels.
     alpha : float, default=1.0
-        L2 penalty on the weights, scaled as in scikit-learn's ``MLPClassifier``:
-        ``0.5 * alpha * ||W||^2 / n_train`` is added to each member's mean loss, i.e. a
-        Gaussian prior whose pull grows relative to the data as the labels get fewer.
-        Chosen on a validation split of HH-RLHF helpful-base (alpha in {0, 1, 3, 10}):
-        1.0 keeps the 50-label fit above chance with small spread across seeds and costs
-        nothing at 1,000 labels; without it, 50-label fits fall below log(1/2).
+        ``"deep-ensemble"``: L2 penalty on the weights, scaled as in scikit-learn's
+        ``MLPClassifier``: ``0.5 * alpha * ||W||^2 / n_train`` is added to each member's
+        mean loss (a Gaussian prior whose pull grows relative to the data as the labels
+        get fewer). Chosen on a validation split of HH-RLHF helpful-base.
     batch_size : int, default=32
-        Pairs per member per optimizer step (32 in the paper).
+        ``"deep-ensemble"``: pairs per member per optimizer step (32 in the paper).
     max_epochs : int, default=100
-        Most passes over each member's training rows.
+        ``"deep-ensemble"``: most passes over each member's training rows.
     validation_fraction : float, default=0.2
-        Fraction of the labelled pairs each member holds out (its own random draw) for
-        early stopping. 0 turns early stopping off.
+        ``"deep-ensemble"``: fraction of the labelled pairs held out for early stopping.
+        0 turns early stopping off.
     n_iter_no_change : int or None, default=10
-        Stop once no member's validation log-loss improved for this many epochs; every
-        member then gets back the weights of its best epoch (the untrained initialisation
-        counts as epoch 0). None turns early stopping off.
+        ``"deep-ensemble"``: stop once no member's validation log-loss improved for this
+        many epochs; every member then gets back the weights of its best epoch (the
+        untrained initialisation counts as epoch 0). None turns early stopping off.
+    early_stopping_split : {"grouped", "random"}, default="grouped"
+        ``"deep-ensemble"``: "grouped" holds out whole groups of pairs (from ``groups``
+        passed to :meth:`fit`, else pairs with equal prompt features), the same for every
+        member, so no prompt is on both sides; "random" lets each member hold out its own
+        random rows (before version 0.2 the only behaviour: where prompts repeat it
+        rewards memorising them).
     device : str, default="auto"
         Torch device for training and prediction; "auto" picks CUDA when available, else
         the CPU. A model trained on a GPU predicts on a machine without one (the fitted
-        weights are stored as numpy arrays).
+        state is stored as numpy arrays).
     dtype : {"float32", "float64"}, default="float32"
-        Torch dtype of the weights and of the features inside the network. Outputs are
+        Torch dtype of the network (``"deep-ensemble"``) or of the features at prediction
+        (``"laplace"``, whose posterior is always computed in float64). Outputs are
         float64.
     random_state : int, RandomState instance or None, default=None
-        Seeds the members' initialisations, validation splits and shuffles (each member
-        gets its own seed, derived with :class:`numpy.random.SeedSequence`).
+        Seeds the random features and the posterior draws (``"laplace"``) or the members'
+        initialisations, validation splits and shuffles (``"deep-ensemble"``; each
+        member gets its own seed, derived with :class:`numpy.random.SeedSequence`).
     verbose : int, default=0
-        Show a tqdm progress bar over epochs when > 0.
+        Show a tqdm progress bar (evidence iterations or epochs) when > 0.
     warm_start : bool, default=False
-        When True and the estimator is already fitted with the same architecture, continue
-        from the fitted weights instead of re-initialising.
+        When True and the estimator is already fitted with the same method: the
+        ``"deep-ensemble"`` continues from the fitted weights (same architecture needed),
+        the ``"laplace"`` evidence iterations start from the fitted prior precisions.
     n_jobs : int or None, default=None
         CPU threads torch uses while this estimator fits and predicts (None means 1, -1
-        every core, as in scikit-learn). The adapters are small, so one thread is usually
-        fastest, and it keeps parallel fits (GridSearchCV, several seeds) from fighting
-        over the cores. Ignored on a GPU.
+        every core, as in scikit-learn). Small fits run fastest on one thread, and it
+        keeps parallel fits (GridSearchCV, several seeds) from fighting over the cores.
+        Ignored on a GPU.
 
     Attributes
     ----------
@@ -109,16 +178,39 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         The two labels, sorted; ``classes_[0]`` means response_a preferred.
     n_features_in_ : int
         Number of feature columns seen in fit.
-    coefs_ : list of ndarray
-        Layer weights, each of shape (n_members, n_in, n_out), CPU numpy.
-    intercepts_ : list of ndarray
-        Layer biases, each of shape (n_members, 1, n_out), CPU numpy.
-    n_epochs_ : int
-        Epochs run by the last fit.
-    best_validation_loss_ : ndarray of shape (n_members,) or None
-        Each member's best validation log-loss (None without early stopping).
     device_ : str
         The device the last fit trained on.
+    coef_ : ndarray of shape (n_weights,)
+        ``"laplace"``: posterior mean of the reward weights ``w`` (linear block first,
+        then each length scale's random features).
+    member_coefs_ : ndarray of shape (n_members, n_weights)
+        ``"laplace"``: the members, draws from the posterior of ``w``.
+    posterior_cov_root_ : ndarray of shape (n_weights, n_weights)
+        ``"laplace"``: a matrix R with R^T R the posterior covariance of ``w`` (the
+        inverse Cholesky factor of the posterior precision), float32.
+    prior_precision_ : ndarray of shape (n_blocks,)
+        ``"laplace"``: each block's prior precision (1e8 marks a block switched off).
+    effective_parameters_ : ndarray of shape (n_blocks,)
+        ``"laplace"``: how many weights of each block the data determine (MacKay's gamma).
+    log_evidence_ : float
+        ``"laplace"``: Laplace approximation of the log marginal likelihood.
+    n_iter_ : int
+        ``"laplace"``: evidence iterations run.
+    response_mean_, response_scale_ : ndarray of shape (d,)
+        ``"laplace"``: standardisation of the response features.
+    random_frequencies_ : list of ndarray of shape (d, n_random_features)
+        ``"laplace"``: each RBF block's random frequencies (divided by its length scale).
+    random_phases_ : list of ndarray of shape (n_random_features,)
+        ``"laplace"``: each RBF block's random phases.
+    coefs_ : list of ndarray
+        ``"deep-ensemble"``: layer weights, each of shape (n_members, n_in, n_out).
+    intercepts_ : list of ndarray
+        ``"deep-ensemble"``: layer biases, each of shape (n_members, 1, n_out).
+    n_epochs_ : int
+        ``"deep-ensemble"``: epochs run by the last fit.
+    best_validation_loss_ : ndarray of shape (n_members,) or None
+        ``"deep-ensemble"``: each member's best validation log-loss (None without early
+        stopping).
 
     See Also
     --------
@@ -128,9 +220,15 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
     ----------
     .. [1] R. A. Bradley and M. E. Terry, "Rank Analysis of Incomplete Block Designs: I.
        The Method of Paired Comparisons", Biometrika 39(3/4), 1952.
-    .. [2] B. Lakshminarayanan, A. Pritzel and C. Blundell, "Simple and Scalable
+    .. [2] D. J. C. MacKay, "The Evidence Framework Applied to Classification Networks",
+       Neural Computation 4(5), 1992.
+    .. [3] A. Rahimi and B. Recht, "Random Features for Large-Scale Kernel Machines",
+       NeurIPS 2007.
+    .. [4] N. Houlsby, F. Huszár, Z. Ghahramani and M. Lengyel, "Bayesian Active Learning
+       for Classification and Preference Learning", arXiv:1112.5745, 2011.
+    .. [5] B. Lakshminarayanan, A. Pritzel and C. Blundell, "Simple and Scalable
        Predictive Uncertainty Estimation using Deep Ensembles", NeurIPS 2017.
-    .. [3] L. C. Melo, P. Tigas, A. Abate and Y. Gal, "Deep Bayesian Active Learning for
+    .. [6] L. C. Melo, P. Tigas, A. Abate and Y. Gal, "Deep Bayesian Active Learning for
        Preference Modeling in Large Language Models", arXiv:2406.10023, 2024.
 
     Examples
@@ -152,7 +250,14 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "n_members": [Interval(numbers.Integral, 1, None, closed="left")],
+        "method": [StrOptions(set(METHODS))],
         "feature_layout": [StrOptions(set(FEATURE_LAYOUTS))],
+        "n_random_features": [Interval(numbers.Integral, 0, None, closed="left")],
+        "length_scales": ["array-like"],
+        "prior_precision": [
+            StrOptions({"evidence"}),
+            Interval(numbers.Real, 0, None, closed="neither"),
+        ],
         "hidden_layer_sizes": ["array-like"],
         "activation": [StrOptions(set(_torch_ensemble.ACTIVATIONS))],
         "init_std": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -163,6 +268,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "early_stopping_split": [StrOptions({"grouped", "random"})],
         "device": [str],
         "dtype": [StrOptions(set(_DTYPES))],
         "random_state": ["random_state"],
@@ -174,7 +280,11 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         n_members=5,
+        method="laplace",
         feature_layout="a|b|prompt",
+        n_random_features=256,
+        length_scales=(1.0, 2.0, 4.0),
+        prior_precision="evidence",
         hidden_layer_sizes=(256, 64),
         activation="tanh",
         init_std=0.1,
@@ -185,6 +295,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         max_epochs=100,
         validation_fraction=0.2,
         n_iter_no_change=10,
+        early_stopping_split="grouped",
         device="auto",
         dtype="float32",
         random_state=None,
@@ -193,7 +304,11 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         n_jobs=None,
     ):
         self.n_members = n_members
+        self.method = method
         self.feature_layout = feature_layout
+        self.n_random_features = n_random_features
+        self.length_scales = length_scales
+        self.prior_precision = prior_precision
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.init_std = init_std
@@ -204,6 +319,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.max_epochs = max_epochs
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.early_stopping_split = early_stopping_split
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
@@ -220,8 +336,8 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, X, y):
-        """Train the ensemble on labelled preference pairs.
+    def fit(self, X, y, groups=None):
+        """Train the model on labelled preference pairs.
 
         Parameters
         ----------
@@ -230,6 +346,11 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
             Two distinct labels; the smaller one (``classes_[0]``) means response_a was
             preferred (0 / 1 in the package's label contract).
+        groups : array-like of shape (n_samples,) or None, default=None
+            Group of each pair (e.g. a prompt or post id). ``"deep-ensemble"`` holds out
+            whole groups for early stopping; without ``groups`` pairs with equal prompt
+            features form the groups. ``"laplace"`` holds nothing out and ignores them.
+            Routed by scikit-learn's metadata routing (``set_fit_request(groups=True)``).
 
         Returns
         -------
@@ -240,23 +361,16 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         --------
         >>> from skbalpm.datasets import make_synthetic_preferences
         >>> data = make_synthetic_preferences(n_samples=200, n_features=4, random_state=0)
-        >>> clf = PreferenceEnsembleClassifier(n_members=3, max_epochs=20, random_state=0)
+        >>> clf = PreferenceEnsembleClassifier(n_members=3, random_state=0)
         >>> clf = clf.fit(data.X, data.y)
-        >>> clf.classes_.tolist(), len(clf.coefs_), clf.coefs_[0].shape
-        ([0, 1], 3, (3, 4, 256))
-        >>> 1 <= clf.n_epochs_ <= 20
+        >>> clf.classes_.tolist(), clf.member_coefs_.shape
+        ([0, 1], (3, 772))
+        >>> bool(clf.log_evidence_ < 0)
         True
         """
         self._validate_params()
-        sizes = list(self.hidden_layer_sizes)
-        if not all(
-            isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in sizes
-        ):
-            raise ValueError(
-                f"hidden_layer_sizes must hold positive ints (one width per hidden layer, "
-                f"() for a linear reward); got {self.hidden_layer_sizes!r}."
-            )
-        first_fit = not (self.warm_start and hasattr(self, "coefs_"))
+        self._check_method_params()
+        first_fit = not (self.warm_start and self._fitted_method() == self.method)
         X, y = validate_data(
             self, X, y, reset=first_fit, dtype=[np.float32, np.float64], y_numeric=False
         )
@@ -269,21 +383,157 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 f"0 = response_a, 1 = response_b); got {classes.shape[0]} class(es): "
                 f"{classes[:10].tolist()}."
             )
-        X_a, X_b, _ = split_feature_blocks(X, self.feature_layout)
         if not first_fit and not np.array_equal(classes, self.classes_):
             raise ValueError(
                 f"warm_start fit got classes {classes.tolist()}, but the model was fitted "
                 f"on {self.classes_.tolist()}."
             )
+        groups = self._check_groups(groups, X.shape[0])
+        X_a, X_b, X_prompt = split_feature_blocks(X, self.feature_layout)
         self.classes_ = classes
-
+        a_preferred = (y_index == 0).astype(np.float64)
         rng = check_random_state(self.random_state)
         seed_seq = np.random.SeedSequence(rng.randint(np.iinfo(np.int32).max))
+        device = self._resolve_device(for_fit=True)
+        with _torch_ensemble.cpu_threads(self.n_jobs):
+            if self.method == "laplace":
+                self._fit_laplace(X_a, X_b, a_preferred, seed_seq, device, first_fit)
+            else:
+                if groups is None and self.early_stopping_split == "grouped":
+                    groups = None if X_prompt is None else prompt_groups(X_prompt)
+                self._fit_deep_ensemble(X_a, X_b, a_preferred, seed_seq, device, groups)
+        self.device_ = str(device)
+        return self
+
+    def _check_method_params(self):
+        """Checks that _parameter_constraints cannot express (cheap; before any work)."""
+        sizes = list(self.hidden_layer_sizes)
+        if not all(
+            isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in sizes
+        ):
+            raise ValueError(
+                f"hidden_layer_sizes must hold positive ints (one width per hidden layer, "
+                f"() for a linear reward); got {self.hidden_layer_sizes!r}."
+            )
+        scales = list(np.ravel(np.asarray(self.length_scales, dtype=object)))
+        if not all(
+            isinstance(s, numbers.Real) and not isinstance(s, bool) and np.isfinite(s) and s > 0
+            for s in scales
+        ):
+            raise ValueError(
+                f"length_scales must hold positive finite numbers (one per RBF block); got "
+                f"{self.length_scales!r}."
+            )
+        if self.n_random_features > 0 and not scales:
+            raise ValueError(
+                "length_scales is empty but n_random_features > 0: give at least one "
+                "length scale, or n_random_features=0 for a linear reward."
+            )
+
+    def _check_groups(self, groups, n_samples):
+        if groups is None:
+            return None
+        groups = np.asarray(groups)
+        if groups.ndim != 1 or groups.shape[0] != n_samples:
+            raise ValueError(
+                f"groups must hold one group id per pair, shape ({n_samples},); got shape "
+                f"{groups.shape}."
+            )
+        return groups
+
+    def _fitted_method(self):
+        if hasattr(self, "coef_"):
+            return "laplace"
+        if hasattr(self, "coefs_"):
+            return "deep-ensemble"
+        return None
+
+    def _forget_other_method(self):
+        """Drop the fitted state of the other method (a refit may switch methods)."""
+        other = (
+            ("coefs_", "intercepts_", "n_epochs_", "best_validation_loss_")
+            if self.method == "laplace"
+            else (
+                "coef_",
+                "member_coefs_",
+                "posterior_cov_root_",
+                "prior_precision_",
+                "effective_parameters_",
+                "log_evidence_",
+                "n_iter_",
+                "response_mean_",
+                "response_scale_",
+                "random_frequencies_",
+                "random_phases_",
+            )
+        )
+        for name in other:
+            self.__dict__.pop(name, None)
+
+    def _fit_laplace(self, X_a, X_b, a_preferred, seed_seq, device, first_fit):
+        feature_seed, draw_seed = seed_seq.generate_state(2)
+
+        def to_device(array):
+            return torch.as_tensor(np.ascontiguousarray(array)).to(device, torch.float64)
+
+        A, B = to_device(X_a), to_device(X_b)
+        n_features = self.n_random_features
+        feature_map = fit_feature_map(
+            torch.cat([A, B]),
+            length_scales=tuple(float(s) for s in self.length_scales) if n_features else (),
+            n_random_features=n_features,
+            linear=True,
+            seed=int(feature_seed),
+        )
+        D = feature_map(A) - feature_map(B)
+        n_blocks = len(feature_map.block_sizes)
+        tune = self.prior_precision == "evidence"
+        start = 1.0 if tune else float(self.prior_precision)
+        alphas = torch.full((n_blocks,), start, dtype=torch.float64, device=device)
+        if tune and not first_fit and len(self.prior_precision_) == n_blocks:
+            alphas = torch.as_tensor(self.prior_precision_, dtype=torch.float64).to(device)
+        with tqdm(desc="fit (evidence)", unit="iter", disable=not self.verbose) as progress:
+            posterior = _laplace.fit_laplace(
+                D,
+                to_device(a_preferred),
+                feature_map.block_sizes,
+                alphas=alphas,
+                tune=tune,
+                callback=lambda _: progress.update(1),
+            )
+        if tune and not posterior.converged:
+            warnings.warn(
+                f"The evidence iterations did not converge in {posterior.n_iter} steps; "
+                "the prior precisions may be off their optimum.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        generator = torch.Generator().manual_seed(int(draw_seed))
+        members = _laplace.posterior_draws(posterior, self.n_members, generator)
+        eye = torch.eye(D.shape[1], dtype=torch.float64, device=device)
+        cov_root = torch.linalg.solve_triangular(posterior.precision_chol, eye, upper=False)
+
+        def to_numpy(tensor):
+            return tensor.detach().cpu().numpy()
+
+        self._forget_other_method()
+        self.coef_ = to_numpy(posterior.coef)
+        self.member_coefs_ = to_numpy(members.T).copy()
+        self.posterior_cov_root_ = to_numpy(cov_root).astype(np.float32)
+        self.prior_precision_ = to_numpy(posterior.alphas)
+        self.effective_parameters_ = to_numpy(posterior.effective_parameters)
+        self.log_evidence_ = posterior.log_evidence
+        self.n_iter_ = posterior.n_iter
+        self.response_mean_ = to_numpy(feature_map.mean)
+        self.response_scale_ = to_numpy(feature_map.scale)
+        self.random_frequencies_ = [to_numpy(W) for W in feature_map.frequencies]
+        self.random_phases_ = [to_numpy(b) for b in feature_map.phases]
+
+    def _fit_deep_ensemble(self, X_a, X_b, a_preferred, seed_seq, device, groups):
+        first_fit = not (self.warm_start and self._fitted_method() == "deep-ensemble")
         init_seq, train_seq = seed_seq.spawn(2)
         init_seeds = init_seq.generate_state(self.n_members, dtype=np.uint64) >> np.uint64(1)
         member_rngs = [np.random.default_rng(s) for s in train_seq.spawn(self.n_members)]
-
-        device = self._resolve_device(for_fit=True)
         torch_dtype = _DTYPES[self.dtype]
         model = self._build_model(X_a.shape[1])
         if first_fit:
@@ -296,17 +546,13 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         def to_device(array):
             return torch.as_tensor(np.ascontiguousarray(array)).to(device, torch_dtype)
 
-        a_preferred = to_device((y_index == 0).astype(np.float64))
-        with (
-            tqdm(
-                total=self.max_epochs, disable=not self.verbose, desc="fit ensemble", unit="epoch"
-            ) as progress,
-            _torch_ensemble.cpu_threads(self.n_jobs),
-        ):
-            self.n_epochs_, self.best_validation_loss_ = _torch_ensemble.train_ensemble(
+        with tqdm(
+            total=self.max_epochs, disable=not self.verbose, desc="fit ensemble", unit="epoch"
+        ) as progress:
+            n_epochs, best_validation_loss = _torch_ensemble.train_ensemble(
                 model,
                 to_device(np.concatenate([X_a, X_b])),
-                a_preferred,
+                to_device(a_preferred),
                 member_rngs=member_rngs,
                 learning_rate=self.learning_rate,
                 weight_decay=self.weight_decay,
@@ -315,11 +561,12 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 max_epochs=self.max_epochs,
                 validation_fraction=self.validation_fraction,
                 n_iter_no_change=self.n_iter_no_change,
+                groups=groups,
                 progress=progress,
             )
+        self._forget_other_method()
+        self.n_epochs_, self.best_validation_loss_ = n_epochs, best_validation_loss
         self.coefs_, self.intercepts_ = _torch_ensemble.export_state(model)
-        self.device_ = str(device)
-        return self
 
     def _layer_sizes(self, n_in):
         return (n_in, *(int(h) for h in self.hidden_layer_sizes), 1)
@@ -356,19 +603,44 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------ predict
 
-    def _fitted_model(self):
-        check_is_fitted(self)
+    def _predict_state(self):
+        """What prediction needs, on the prediction device: a model or a feature map."""
+        check_is_fitted(self, "classes_")
+        device = self._resolve_device(for_fit=False)
+        if self._fitted_method() == "laplace":
+            dtype = _DTYPES[self.dtype]
+
+            def to_device(array):
+                return torch.as_tensor(array).to(device, dtype)
+
+            feature_map = FeatureMap(
+                to_device(self.response_mean_),
+                to_device(self.response_scale_),
+                [to_device(W) for W in self.random_frequencies_],
+                [to_device(b) for b in self.random_phases_],
+                linear=True,
+            )
+            return _laplace.LaplacePredictor(
+                feature_map,
+                to_device(self.coef_),
+                to_device(self.member_coefs_),
+                to_device(self.posterior_cov_root_),
+            )
         model = self._build_model(self.coefs_[0].shape[1])
         _torch_ensemble.load_state(model, self.coefs_, self.intercepts_)
-        return model.to(self._resolve_device(for_fit=False))
+        return _torch_ensemble.EnsemblePredictor(model.to(device))
+
+    def _pair_blocks(self, X):
+        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        X_a, X_b, _ = split_feature_blocks(X, self.feature_layout)
+        return X_a, X_b
 
     def _member_differences(self, X):
         """r_m(a) - r_m(b), shape (n_members, n_samples), float64."""
-        model = self._fitted_model()
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
-        X_a, X_b, _ = split_feature_blocks(X, self.feature_layout)
+        predictor = self._predict_state()
+        X_a, X_b = self._pair_blocks(X)
         with _torch_ensemble.cpu_threads(self.n_jobs):
-            return _torch_ensemble.predict_reward_differences(model, X_a, X_b)
+            return predictor.member_differences(X_a, X_b)
 
     def predict_member_proba(self, X):
         """Each member's probability that response_a is preferred.
@@ -389,14 +661,14 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         >>> X = np.random.default_rng(0).normal(size=(40, 6))
         >>> y = np.arange(40) % 2
         >>> clf = PreferenceEnsembleClassifier(n_members=3, feature_layout="a|b",
-        ...                                    max_epochs=2, random_state=0).fit(X, y)
+        ...                                    random_state=0).fit(X, y)
         >>> clf.predict_member_proba(X).shape
         (3, 40)
         """
         return expit(self._member_differences(X))
 
     def predict_proba(self, X):
-        """Ensemble-mean probabilities of each label.
+        """Probabilities of each label: the model's predictive distribution.
 
         Parameters
         ----------
@@ -406,30 +678,32 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, 2), float64
-            Columns follow ``classes_``: column 0 is P(response_a preferred), the mean over
-            members of sigmoid(r_m(a) - r_m(b)); column 1 the mean of sigmoid(r_m(b) -
-            r_m(a)). Exchanging response_a and response_b exchanges the columns exactly.
+            Columns follow ``classes_``: column 0 is P(response_a preferred), column 1
+            P(response_b preferred). ``"laplace"``: the posterior predictive (the
+            members' mean in the limit of many members); ``"deep-ensemble"``: the mean
+            over members of sigmoid(r_m(a) - r_m(b)). Exchanging response_a and
+            response_b exchanges the columns exactly.
 
         Examples
         --------
         >>> import numpy as np
         >>> X = np.random.default_rng(0).normal(size=(40, 6))
         >>> y = np.arange(40) % 2
-        >>> clf = PreferenceEnsembleClassifier(feature_layout="a|b", max_epochs=2,
-        ...                                    random_state=0).fit(X, y)
+        >>> clf = PreferenceEnsembleClassifier(feature_layout="a|b", random_state=0).fit(X, y)
         >>> np.allclose(clf.predict_proba(X).sum(axis=1), 1.0)
         True
         """
-        diff_MN = self._member_differences(X)
-        # sigmoid(d) and sigmoid(-d) computed alike, so a swap exchanges the columns bitwise
-        return np.stack([expit(diff_MN).mean(axis=0), expit(-diff_MN).mean(axis=0)], axis=1)
+        predictor = self._predict_state()
+        X_a, X_b = self._pair_blocks(X)
+        with _torch_ensemble.cpu_threads(self.n_jobs):
+            return predictor.predict_proba(X_a, X_b)
 
     def decision_function(self, X):
-        """Ensemble-mean reward difference, positive when ``classes_[1]`` is predicted.
+        """Reward margin of response_b over response_a, positive when ``classes_[1]`` wins.
 
         Follows scikit-learn's binary convention (a positive score favours ``classes_[1]``,
-        response_b), so ROC-AUC scorers and ``predict`` agree with it: the score is
-        mean_m (r_m(b) - r_m(a)). Its negation is the reward margin of response_a.
+        response_b), so ROC-AUC scorers and ``predict`` agree with it: the posterior-mean
+        margin r(b) - r(a) (``"laplace"``) or its mean over members (``"deep-ensemble"``).
 
         Parameters
         ----------
@@ -445,12 +719,14 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         >>> import numpy as np
         >>> X = np.random.default_rng(0).normal(size=(40, 6))
         >>> y = np.arange(40) % 2
-        >>> clf = PreferenceEnsembleClassifier(feature_layout="a|b", max_epochs=2,
-        ...                                    random_state=0).fit(X, y)
+        >>> clf = PreferenceEnsembleClassifier(feature_layout="a|b", random_state=0).fit(X, y)
         >>> clf.decision_function(X).shape
         (40,)
         """
-        return -self._member_differences(X).mean(axis=0)
+        predictor = self._predict_state()
+        X_a, X_b = self._pair_blocks(X)
+        with _torch_ensemble.cpu_threads(self.n_jobs):
+            return predictor.decision(X_a, X_b)
 
     def predict(self, X):
         """The preferred response's label: ``classes_[1]`` where its probability is larger.
@@ -470,8 +746,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         >>> import numpy as np
         >>> X = np.random.default_rng(0).normal(size=(40, 6))
         >>> y = np.arange(40) % 2
-        >>> clf = PreferenceEnsembleClassifier(feature_layout="a|b", max_epochs=2,
-        ...                                    random_state=0).fit(X, y)
+        >>> clf = PreferenceEnsembleClassifier(feature_layout="a|b", random_state=0).fit(X, y)
         >>> set(clf.predict(X)) <= {0, 1}
         True
         """
@@ -490,21 +765,22 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         rewards_MN : ndarray of shape (n_members, n_samples), float64
-            Entry [m, i] = r_m(X_response[i]).
+            Entry [m, i] = r_m(X_response[i]) (rewards are defined up to a constant:
+            only differences between responses are learned).
 
         Examples
         --------
         >>> import numpy as np
         >>> X = np.random.default_rng(0).normal(size=(40, 6))
         >>> y = np.arange(40) % 2
-        >>> clf = PreferenceEnsembleClassifier(feature_layout="a|b", max_epochs=2,
-        ...                                    random_state=0).fit(X, y)
+        >>> clf = PreferenceEnsembleClassifier(feature_layout="a|b", random_state=0).fit(X, y)
         >>> clf.predict_member_rewards(X[:, :3]).shape
         (5, 40)
         """
-        model = self._fitted_model()
+        predictor = self._predict_state()
+        X_response = self._check_response_rows(X_response)
         with _torch_ensemble.cpu_threads(self.n_jobs):
-            return _torch_ensemble.predict_rewards(model, self._check_response_rows(X_response))
+            return predictor.member_rewards(X_response)
 
     def _check_response_rows(self, X_response):
         X_response = check_array(X_response, dtype=[np.float32, np.float64])

@@ -23,7 +23,10 @@ from skbalpm.datasets import load_hh_rlhf
 from skbalpm.ensemble import PreferenceEnsembleClassifier
 
 # Settings that keep the small fits of these tests quick.
-FAST = dict(n_members=3, hidden_layer_sizes=(16,), max_epochs=30, random_state=0)
+FAST = dict(
+    method="deep-ensemble", n_members=3, hidden_layer_sizes=(16,), max_epochs=30, random_state=0
+)
+LAPLACE = dict(n_members=3, n_random_features=64, random_state=0)
 
 
 # scikit-learn's generic checks have no prompt block, so the instance under check reads X
@@ -32,9 +35,11 @@ FAST = dict(n_members=3, hidden_layer_sizes=(16,), max_epochs=30, random_state=0
 # asks for 83% training accuracy on ~200 blob points within FAST's 30 epochs; the default
 # prior (sized for noisy preference labels) and a member kept at its initial weights when
 # 30 epochs never beat them on its validation rows both trade that away on purpose.
-CHECKED_ESTIMATOR = PreferenceEnsembleClassifier(
-    feature_layout="a|b", alpha=0.0, validation_fraction=0.0, **FAST
-)
+# The Laplace default needs no such settings.
+CHECKED_ESTIMATORS = [
+    PreferenceEnsembleClassifier(feature_layout="a|b", alpha=0.0, validation_fraction=0.0, **FAST),
+    PreferenceEnsembleClassifier(feature_layout="a|b", **LAPLACE),
+]
 
 # Every scikit-learn check this estimator is expected to fail, with the reason. All of
 # them fit on data with 1, 3 or 5 columns, which no pair layout can split into two equal
@@ -61,7 +66,7 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {
 
 
 @parametrize_with_checks(
-    [CHECKED_ESTIMATOR], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS
+    CHECKED_ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
@@ -95,6 +100,27 @@ def fitted_abp():
     return PreferenceEnsembleClassifier(**FAST).fit(X, y), X, y
 
 
+@pytest.fixture(scope="module")
+def laplace_ab():
+    rng = np.random.default_rng(1)
+    X, y, _ = linear_reward_task(300, 4, rng)
+    return PreferenceEnsembleClassifier(feature_layout="a|b", **LAPLACE).fit(X, y), X, y
+
+
+@pytest.fixture(scope="module")
+def laplace_abp():
+    rng = np.random.default_rng(2)
+    X, y, _ = linear_reward_task(200, 3, rng)
+    X = np.hstack([X, rng.normal(size=(200, 3)).astype(np.float32)])  # a prompt block
+    return PreferenceEnsembleClassifier(**LAPLACE).fit(X, y), X, y
+
+
+# Contract tests run on both methods: (fixture with the "a|b" layout, with a prompt block).
+BOTH_METHODS = pytest.mark.parametrize(
+    ("ab", "abp"), [("fitted_ab", "fitted_abp"), ("laplace_ab", "laplace_abp")]
+)
+
+
 def numpy_rewards(clf, X_response):
     """Independent numpy forward pass through the fitted weights, shape (M, n)."""
     h = np.asarray(X_response, dtype=np.float64)[None]
@@ -108,8 +134,9 @@ def numpy_rewards(clf, X_response):
 # ------------------------------------------------------------------- output contract
 
 
-def test_classes_and_shapes(fitted_abp):
-    clf, X, _ = fitted_abp
+@BOTH_METHODS
+def test_classes_and_shapes(ab, abp, request):
+    clf, X, _ = request.getfixturevalue(abp)
     assert clf.classes_.tolist() == [0, 1]
     assert clf.predict_proba(X).shape == (len(X), 2)
     assert clf.predict_member_proba(X).shape == (3, len(X))
@@ -127,8 +154,9 @@ def test_rewards_match_an_independent_forward_pass(fitted_abp):
     np.testing.assert_allclose(clf.predict_member_proba(X), expected, atol=1e-5)
 
 
-def test_prompt_block_is_ignored(fitted_abp):
-    clf, X, _ = fitted_abp
+@BOTH_METHODS
+def test_prompt_block_is_ignored(ab, abp, request):
+    clf, X, _ = request.getfixturevalue(abp)
     X_other_prompt = X.copy()
     X_other_prompt[:, 6:] = 123.0
     np.testing.assert_array_equal(clf.predict_proba(X), clf.predict_proba(X_other_prompt))
@@ -145,20 +173,22 @@ def test_ensemble_is_the_mean_of_members(fitted_ab):
     np.testing.assert_allclose(clf.decision_function(X), -diffs.mean(axis=0), atol=1e-8)
 
 
-def test_predict_agrees_with_proba_and_decision(fitted_ab):
-    clf, X, _ = fitted_ab
+@BOTH_METHODS
+def test_predict_agrees_with_proba_and_decision(ab, abp, request):
+    clf, X, _ = request.getfixturevalue(ab)
     proba = clf.predict_proba(X)
     np.testing.assert_array_equal(clf.predict(X), (proba[:, 1] > proba[:, 0]).astype(int))
     np.testing.assert_array_equal(clf.predict(X), (clf.decision_function(X) > 0).astype(int))
 
 
+@BOTH_METHODS
 @settings(max_examples=25, deadline=None)
 @given(
     arrays(np.float32, (7, 9), elements=st.floats(-1e3, 1e3, width=32)),
     st.sampled_from(["a|b|prompt", "a|b"]),
 )
-def test_swapping_responses_swaps_columns_exactly(fitted_abp, fitted_ab, X9, layout):
-    clf = fitted_abp[0] if layout == "a|b|prompt" else fitted_ab[0]
+def test_swapping_responses_swaps_columns_exactly(ab, abp, request, X9, layout):
+    clf = request.getfixturevalue(abp if layout == "a|b|prompt" else ab)[0]
     X = X9 if layout == "a|b|prompt" else X9[:, :8]
     X_swapped = swap_response_blocks(X, layout)
     np.testing.assert_array_equal(clf.predict_proba(X_swapped), clf.predict_proba(X)[:, ::-1])
@@ -168,21 +198,25 @@ def test_swapping_responses_swaps_columns_exactly(fitted_abp, fitted_ab, X9, lay
     )
 
 
+@BOTH_METHODS
 @settings(max_examples=10, deadline=None)
 @given(st.integers(0, 2**31 - 1))
-def test_member_probabilities_in_open_unit_interval(fitted_ab, seed):
-    clf = fitted_ab[0]
+def test_probabilities_are_probabilities(ab, abp, request, seed):
+    # far from the data a confident linear reward saturates a float64 sigmoid: [0, 1]
+    clf = request.getfixturevalue(ab)[0]
     X = np.random.default_rng(seed).normal(scale=3.0, size=(20, 8))
     members = clf.predict_member_proba(X)
-    assert np.all((members > 0) & (members < 1))
-    np.testing.assert_allclose(clf.predict_proba(X)[:, 0], members.mean(axis=0), atol=1e-15)
+    assert np.all((members >= 0) & (members <= 1))
+    proba = clf.predict_proba(X)
+    assert np.all((proba >= 0) & (proba <= 1))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
 
 
 def test_chunked_inference_matches_one_chunk(fitted_ab, monkeypatch):
     clf, X, _ = fitted_ab
     whole = clf.predict_member_proba(X)
     monkeypatch.setattr(_torch_ensemble, "_INFERENCE_CHUNK_ELEMENTS", 3 * 16 * 7)  # 7 rows
-    assert len(_torch_ensemble._row_chunks(clf._fitted_model(), len(X))) > 1
+    assert len(_torch_ensemble._row_chunks(clf._predict_state().model, len(X))) > 1
     np.testing.assert_allclose(clf.predict_member_proba(X), whole, atol=1e-6)
     np.testing.assert_allclose(
         clf.predict_member_rewards(X[:, :4]), numpy_rewards(clf, X[:, :4]), atol=1e-5
@@ -192,14 +226,16 @@ def test_chunked_inference_matches_one_chunk(fitted_ab, monkeypatch):
 # ------------------------------------------------------------------------ randomness
 
 
-def test_same_random_state_same_predictions(fitted_ab):
-    clf, X, y = fitted_ab
+@BOTH_METHODS
+def test_same_random_state_same_predictions(ab, abp, request):
+    clf, X, y = request.getfixturevalue(ab)
     again = clone(clf).fit(X, y)
     np.testing.assert_array_equal(again.predict_member_proba(X), clf.predict_member_proba(X))
 
 
-def test_other_random_state_other_members(fitted_ab):
-    clf, X, y = fitted_ab
+@BOTH_METHODS
+def test_other_random_state_other_members(ab, abp, request):
+    clf, X, y = request.getfixturevalue(ab)
     other = clone(clf).set_params(random_state=1).fit(X, y)
     assert not np.allclose(other.predict_member_proba(X), clf.predict_member_proba(X))
 
@@ -214,17 +250,20 @@ def test_members_are_initialised_differently():
     assert np.std(first) == pytest.approx(0.05, rel=0.2)  # N(0, init_std^2)
 
 
-def test_members_disagree_off_the_data():
+@pytest.mark.parametrize(
+    "params", [dict(method="deep-ensemble", hidden_layer_sizes=(32,)), dict(method="laplace")]
+)
+def test_members_disagree_off_the_data(params):
     rng = np.random.default_rng(4)
     X, y, _ = linear_reward_task(300, 4, rng, scale=2.0)
     clf = PreferenceEnsembleClassifier(
-        feature_layout="a|b", n_members=5, hidden_layer_sizes=(32,), random_state=0
+        feature_layout="a|b", n_members=5, random_state=0, **params
     ).fit(X, y)
     X_far = rng.normal(scale=10.0, size=(300, 8))
 
     def member_spread(X):  # spread of the members' log-odds, free of sigmoid saturation
-        members = clf.predict_member_proba(X)
-        return (np.log(members) - np.log1p(-members)).std(axis=0).mean()
+        log_odds = clf.predict_member_rewards(X[:, :4]) - clf.predict_member_rewards(X[:, 4:])
+        return log_odds.std(axis=0).mean()
 
     assert member_spread(X_far) > 2 * member_spread(X)
 
@@ -233,14 +272,16 @@ def test_members_disagree_off_the_data():
 
 
 @pytest.mark.slow
-def test_reaches_bayes_accuracy_on_a_linear_reward():
+@pytest.mark.parametrize("method", ["laplace", "deep-ensemble"])
+def test_reaches_bayes_accuracy_on_a_linear_reward(method):
     rng = np.random.default_rng(5)
     X, y, p_a = linear_reward_task(4000, 8, rng)
     X_train, y_train = X[:3000], y[:3000]
     X_test, y_test, p_test = X[3000:], y[3000:], p_a[3000:]
     # Bayes rule predicts the more likely label; its expected accuracy is E[max(p, 1 - p)]
     bayes_accuracy = np.maximum(p_test, 1 - p_test).mean()
-    clf = PreferenceEnsembleClassifier(feature_layout="a|b", random_state=0).fit(X_train, y_train)
+    clf = PreferenceEnsembleClassifier(feature_layout="a|b", method=method, random_state=0)
+    clf.fit(X_train, y_train)
     expected_accuracy = np.where(clf.predict(X_test) == 0, p_test, 1 - p_test).mean()
     assert expected_accuracy > bayes_accuracy - 0.03
     assert clf.score(X_test, y_test) > bayes_accuracy - 0.05
@@ -259,21 +300,27 @@ def test_get_set_params_and_clone():
     assert not hasattr(twin, "coefs_")
 
 
-def test_grid_search_and_cross_val_score():
+@pytest.mark.parametrize(
+    ("params", "grid"),
+    [(FAST, {"weight_decay": [0.0, 0.1]}), (LAPLACE, {"n_random_features": [0, 32]})],
+)
+def test_grid_search_and_cross_val_score(params, grid):
     rng = np.random.default_rng(6)
     X, y, _ = linear_reward_task(150, 3, rng)
-    base = PreferenceEnsembleClassifier(feature_layout="a|b", **FAST)
+    base = PreferenceEnsembleClassifier(feature_layout="a|b", **params)
     scores = cross_val_score(base, X, y, cv=3)
     assert scores.shape == (3,) and np.all(scores > 0.6)
-    search = GridSearchCV(base, {"weight_decay": [0.0, 0.1]}, cv=2, scoring="neg_log_loss")
+    search = GridSearchCV(base, grid, cv=2, scoring="neg_log_loss")
     search.fit(X, y)
-    assert search.best_params_["weight_decay"] in (0.0, 0.1)
+    [(name, values)] = grid.items()
+    assert search.best_params_[name] in values
     auc = cross_val_score(base, X, y, cv=3, scoring="roc_auc")
     assert np.all(auc > 0.7)  # decision_function's sign follows scikit-learn's convention
 
 
-def test_pickle_and_joblib_round_trips(fitted_ab, tmp_path):
-    clf, X, _ = fitted_ab
+@BOTH_METHODS
+def test_pickle_and_joblib_round_trips(ab, abp, request, tmp_path):
+    clf, X, _ = request.getfixturevalue(ab)
     expected = clf.predict_member_proba(X)
     loaded = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(loaded.predict_member_proba(X), expected)
@@ -281,11 +328,13 @@ def test_pickle_and_joblib_round_trips(fitted_ab, tmp_path):
     np.testing.assert_array_equal(
         joblib.load(tmp_path / "clf.joblib").predict_member_proba(X), expected
     )
-    assert all(isinstance(W, np.ndarray) for W in loaded.coefs_)  # no device tensors
+    fitted_arrays = loaded.coefs_ if hasattr(loaded, "coefs_") else loaded.random_frequencies_
+    assert all(isinstance(W, np.ndarray) for W in fitted_arrays)  # no device tensors
 
 
-def test_any_two_labels_with_the_smaller_meaning_response_a(fitted_ab):
-    clf, X, y = fitted_ab
+@BOTH_METHODS
+def test_any_two_labels_with_the_smaller_meaning_response_a(ab, abp, request):
+    clf, X, y = request.getfixturevalue(ab)
     named = clone(clf).fit(X, np.where(y == 0, "a", "b"))
     assert named.classes_.tolist() == ["a", "b"]
     np.testing.assert_array_equal(named.predict_proba(X), clf.predict_proba(X))
@@ -307,7 +356,12 @@ def test_early_stopping_keeps_best_weights():
     X = rng.normal(size=(60, 8)).astype(np.float32)
     y = rng.integers(2, size=60)  # pure noise: nothing beats the initial p = 1/2
     clf = PreferenceEnsembleClassifier(  # init 0.01: the initial prediction is p = 1/2
-        feature_layout="a|b", n_iter_no_change=3, max_epochs=50, init_std=0.01, random_state=0
+        method="deep-ensemble",
+        feature_layout="a|b",
+        n_iter_no_change=3,
+        max_epochs=50,
+        init_std=0.01,
+        random_state=0,
     ).fit(X, y)
     assert clf.n_epochs_ < 50
     assert np.all(clf.best_validation_loss_ <= np.log(2) + 1e-3)
@@ -329,9 +383,10 @@ def test_early_stopping_keeps_best_weights():
         (np.ones((4, 4)), [0.5, 1.5, 0.2, 0.1], "Unknown label type"),
     ],
 )
-def test_bad_fit_input(X, y, match):
+@pytest.mark.parametrize("params", [FAST, LAPLACE])
+def test_bad_fit_input(X, y, match, params):
     with pytest.raises(ValueError, match=match):
-        PreferenceEnsembleClassifier(feature_layout="a|b", **FAST).fit(X, y)
+        PreferenceEnsembleClassifier(feature_layout="a|b", **params).fit(X, y)
 
 
 @pytest.mark.parametrize("hidden_layer_sizes", [(0,), (64, 0), (-3,), (2.5,), (True,)])
@@ -349,8 +404,9 @@ def test_default_layout_width_error_names_the_layout():
         PreferenceEnsembleClassifier(**FAST).fit(np.ones((4, 4)), [0, 1, 0, 1])
 
 
-def test_bad_predict_input(fitted_ab):
-    clf, X, _ = fitted_ab
+@BOTH_METHODS
+def test_bad_predict_input(ab, abp, request):
+    clf, X, _ = request.getfixturevalue(ab)
     with pytest.raises(ValueError, match="expecting 8 features"):
         clf.predict_proba(X[:, :6])
     with pytest.raises(ValueError, match="NaN"):
@@ -364,7 +420,8 @@ def test_bad_predict_input(fitted_ab):
 
 @pytest.mark.real_data
 @pytest.mark.slow
-def test_beats_chance_on_held_out_hh_rlhf_pairs(shared_data_dir):
+@pytest.mark.parametrize("method", ["laplace", "deep-ensemble"])
+def test_beats_chance_on_held_out_hh_rlhf_pairs(shared_data_dir, method):
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import HashingVectorizer
 
@@ -376,7 +433,8 @@ def test_beats_chance_on_held_out_hh_rlhf_pairs(shared_data_dir):
     Z = svd.transform(hashed).astype(np.float32)
     Z /= np.linalg.norm(Z, axis=1, keepdims=True) + 1e-12
     X = np.hstack([Z[0::2], Z[1::2]])
-    clf = PreferenceEnsembleClassifier(feature_layout="a|b", random_state=0).fit(X[:1200], y[:1200])
+    clf = PreferenceEnsembleClassifier(feature_layout="a|b", method=method, random_state=0)
+    clf.fit(X[:1200], y[:1200])
     n_correct = int((clf.predict(X[1200:]) == y[1200:]).sum())
     assert binomtest(n_correct, 400, 0.5, alternative="greater").pvalue < 0.01
 
@@ -385,9 +443,11 @@ def test_beats_chance_on_held_out_hh_rlhf_pairs(shared_data_dir):
 
 
 @pytest.mark.gpu
-def test_fit_on_cuda_predict_on_cpu(fitted_ab):
+@pytest.mark.parametrize("params", [FAST, LAPLACE])
+def test_fit_on_cuda_predict_on_cpu(fitted_ab, params):
     _, X, y = fitted_ab
-    on_gpu = PreferenceEnsembleClassifier(feature_layout="a|b", device="cuda", **FAST).fit(X, y)
+    on_gpu = PreferenceEnsembleClassifier(feature_layout="a|b", device="cuda", **params)
+    on_gpu.fit(X, y)
     assert on_gpu.device_.startswith("cuda")
     gpu_proba = on_gpu.predict_member_proba(X)
     on_cpu = pickle.loads(pickle.dumps(on_gpu)).set_params(device="cpu")
@@ -403,7 +463,13 @@ def test_fit_on_cuda_predict_on_cpu(fitted_ab):
 def test_alpha_is_a_prior_that_shrinks_the_weights():
     rng = np.random.default_rng(11)
     X, y, _ = linear_reward_task(200, 4, rng)
-    settings = dict(feature_layout="a|b", n_iter_no_change=None, max_epochs=20, random_state=0)
+    settings = dict(
+        method="deep-ensemble",
+        feature_layout="a|b",
+        n_iter_no_change=None,
+        max_epochs=20,
+        random_state=0,
+    )
     loose = PreferenceEnsembleClassifier(alpha=0.0, **settings).fit(X, y)
     tight = PreferenceEnsembleClassifier(alpha=100.0, **settings).fit(X, y)
 
@@ -462,8 +528,9 @@ def test_l2_prior_in_the_optimizer_is_the_explicit_gradient(weight_decay):
     assert not torch.allclose(without[0], got[0])
 
 
-def test_fit_and_predict_leave_torch_threads_as_they_were(fitted_ab):
-    clf, X, y = fitted_ab
+@BOTH_METHODS
+def test_fit_and_predict_leave_torch_threads_as_they_were(ab, abp, request):
+    clf, X, y = request.getfixturevalue(ab)
     before = torch.get_num_threads()
     clone(clf).set_params(n_jobs=1, max_epochs=2).fit(X, y).predict_proba(X)
     assert torch.get_num_threads() == before

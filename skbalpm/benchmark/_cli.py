@@ -103,12 +103,25 @@ def add_benchmark_arguments(parser):
         help="torch device of the embedder and the classifier: auto, cpu, "
         "cuda, cuda:0 ... (default: auto).",
     )
-    model.add_argument("--n-members", type=int, default=5, help="ensemble members (default: 5).")
+    model.add_argument(
+        "--method",
+        default="laplace",
+        choices=("laplace", "deep-ensemble"),
+        help="how the classifier learns: 'laplace' (Bayesian Bradley-Terry reward with an "
+        "evidence-tuned prior; members are posterior draws) or 'deep-ensemble' (MLP "
+        "adapters trained with AdamW, as in the BAL-PM paper) (default: laplace).",
+    )
+    model.add_argument(
+        "--n-members",
+        type=int,
+        default=5,
+        help="ensemble members: posterior draws or adapters (default: 5).",
+    )
     model.add_argument(
         "--max-epochs",
         type=int,
         default=None,
-        help="training epochs cap of each fit (default: the classifier's).",
+        help="training epochs cap of each deep-ensemble fit (default: the classifier's).",
     )
 
     loop = parser.add_argument_group("protocol")
@@ -284,7 +297,7 @@ def run_benchmark_command(args):
 
     from skbalpm.ensemble import PreferenceEnsembleClassifier
 
-    params = {"n_members": args.n_members, "device": args.device}
+    params = {"method": args.method, "n_members": args.n_members, "device": args.device}
     if args.max_epochs is not None:
         params["max_epochs"] = args.max_epochs
     classifier = PreferenceEnsembleClassifier(**params)
