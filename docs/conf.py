@@ -5,8 +5,9 @@ Build (from the repository root, with the ``docs`` extra installed)::
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 The build runs the gallery examples in ``docs/examples`` (on the real preference sample
-bundled with the package, so they need no other files) and needs no network connection: intersphinx links to scikit-learn, NumPy and PyTorch come from the small
-inventories in ``docs/_intersphinx``. Set ``SKBALPM_DOCS_INTERSPHINX=1`` to fetch the full
+bundled with the package, so they need no other files) and needs no network connection:
+intersphinx links to scikit-learn, NumPy and PyTorch come from the small inventories in
+``docs/_intersphinx``. Set ``SKBALPM_DOCS_INTERSPHINX=1`` to fetch the full
 online inventories instead (the local ones remain the fallback).
 """
 
