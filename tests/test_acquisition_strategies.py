@@ -1,5 +1,6 @@
-"""Query strategies: BAL-PM against a brute-force reading of DESIGN.md section 4, the
-baselines, the modAL calling convention, and bad input."""
+"""Query strategies: BAL-PM against a brute-force reading of the design page
+(docs/design.rst, "The BAL-PM acquisition"), the baselines, the modAL calling convention,
+and bad input."""
 
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ def make_pool(n=60, d=3, n_prompts=12, seed=0):
     return X
 
 
-# --- brute force, straight from DESIGN.md section 4 ---------------------------------------
+# --- brute force, straight from docs/design.rst, "The BAL-PM acquisition" ------------------
 
 
 def reference_balpm(probs_MN, pool_prompts, acquired_prompts, beta, k, d, n_pick):

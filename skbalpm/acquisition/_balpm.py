@@ -1,4 +1,5 @@
-"""BAL-PM (DESIGN.md section 4) and its entropy-only ablation: a greedy batch.
+"""BAL-PM and its entropy-only ablation: a greedy batch (docs/design.rst, "The BAL-PM
+acquisition").
 
 score(x) = BALD(x) + beta * e(x), e(x) = log(2 r_k(x) + 1e-4) - digamma(n_D(x) + 1) / d.
 r_k and BALD are computed once per call; after each pick only the ball counts n_D of
@@ -172,7 +173,7 @@ class BALPMQueryStrategy(_GreedyKSG):
     score(x) = BALD(x) + beta * [log(2 r_k(x) + 1e-4) - digamma(n_D(x) + 1) / d], with r_k
     the distance from x's prompt features to its k-th nearest neighbour in the pool (x
     itself first) and n_D the acquired prompts within r_k. The batch is greedy: each pick
-    joins the acquired set and the ball counts around it grow (DESIGN.md section 4).
+    joins the acquired set and the ball counts around it grow (:ref:`design_balpm`).
 
     Parameters
     ----------
