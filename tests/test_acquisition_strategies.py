@@ -30,6 +30,11 @@ from skbalpm.acquisition import (
     bald,
 )
 
+# Many tests call a strategy outside modAL with no acquired set on purpose (it is then
+# empty); the warning that says so is tested below (pytest.warns and recwarn
+# record it whatever the filters).
+pytestmark = pytest.mark.filterwarnings("ignore:.*without an acquired set:UserWarning")
+
 ALL_STRATEGIES = [
     BALPMQueryStrategy,
     EntropyOnlyQueryStrategy,
