@@ -4,10 +4,10 @@ Build (from the repository root, with the ``docs`` extra installed)::
 
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-The build runs the gallery examples in ``docs/examples`` (they read the real preference
-data in ``../shared/data`` beside the checkout, or ``$SKBALPM_SHARED_DATA``) and needs no
-network connection: intersphinx links to scikit-learn, NumPy and PyTorch come from the small
-inventories in ``docs/_intersphinx``. Set ``SKBALPM_DOCS_INTERSPHINX=1`` to fetch the full
+The build runs the gallery examples in ``docs/examples`` (on the real preference sample
+bundled with the package, so they need no other files) and needs no network connection:
+intersphinx links to scikit-learn, NumPy and PyTorch come from the small inventories in
+``docs/_intersphinx``. Set ``SKBALPM_DOCS_INTERSPHINX=1`` to fetch the full
 online inventories instead (the local ones remain the fallback).
 """
 
@@ -23,12 +23,10 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 import skbalpm
 
 DOCS = Path(__file__).resolve().parent
-REPO = DOCS.parent
 sys.path.insert(0, str(DOCS / "_ext"))
 
-# The gallery examples run inside this process: point them at the shared data and keep
-# their embedding cache inside the build folder (reused by the next build).
-os.environ.setdefault("SKBALPM_SHARED_DATA", str(REPO.parent / "shared" / "data"))
+# The gallery examples run inside this process: keep their embedding cache inside the
+# build folder (reused by the next build).
 os.environ.setdefault("SKBALPM_CACHE_DIR", str(DOCS / "_build" / "embedding-cache"))
 os.environ.setdefault("MPLBACKEND", "Agg")
 

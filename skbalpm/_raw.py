@@ -11,7 +11,7 @@ RAW_COLUMNS = ("prompt", "response_a", "response_b")
 def as_raw_triples(X) -> np.ndarray:
     """Convert any accepted raw preference input to an object array of shape (n, 3).
 
-    Accepted forms (DESIGN.md section 3): a numpy array of shape (n, 3), a pandas
+    Accepted forms (:ref:`design_raw_input`): a numpy array of shape (n, 3), a pandas
     DataFrame with columns ``prompt``, ``response_a``, ``response_b`` (other columns are
     ignored), or a sequence of 3-tuples.
 

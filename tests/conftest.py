@@ -1,4 +1,4 @@
-"""Shared fixtures: where the real preference data lives, and marker handling."""
+"""Shared fixtures: the real preference data (bundled sample and ``../shared``), markers."""
 
 from __future__ import annotations
 
@@ -36,13 +36,14 @@ def embedding_cache_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def hh_helpful_sample(shared_data_dir):
-    """200 real HH-RLHF helpful-base pairs (raw triples, labels), drawn with a fixed seed."""
+def hh_helpful_sample():
+    """200 real HH-RLHF helpful-base pairs (raw triples, labels), drawn with a fixed seed
+    from the sample bundled with the package (no ``../shared`` needed)."""
     import numpy as np
 
-    from skbalpm.datasets import load_hh_rlhf
+    from skbalpm.datasets import load_sample_preferences
 
-    data = load_hh_rlhf(shared_data_dir / "hh-rlhf" / "helpful-base-test.jsonl.gz", random_state=0)
+    data = load_sample_preferences("hh-rlhf", random_state=0)
     rows = np.random.default_rng(0).choice(len(data.y), size=200, replace=False)
     return data.X[rows], data.y[rows]
 

@@ -1,5 +1,6 @@
-"""The k-NN machinery and BAL-PM on real HH-RLHF prompts (TF-IDF + SVD features, no
-model download), checked against a float64 brute force."""
+"""The k-NN machinery and BAL-PM on real prompts (TF-IDF + SVD features, no model
+download), checked against a float64 brute force. The prompts are the 500 HH-RLHF
+conversations of the real sample bundled with the package."""
 
 from __future__ import annotations
 
@@ -10,15 +11,12 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from skbalpm.acquisition import BALDQueryStrategy, BALPMQueryStrategy, knn_radius
-from skbalpm.datasets import load_hh_rlhf
-
-pytestmark = pytest.mark.real_data
+from skbalpm.datasets import load_sample_preferences
 
 
 @pytest.fixture(scope="module")
-def hh_prompt_features(shared_data_dir):
-    data = load_hh_rlhf(shared_data_dir / "hh-rlhf" / "harmless-base-test.jsonl.gz")
-    prompts = list(data.X[:800, 0])
+def hh_prompt_features():
+    prompts = list(load_sample_preferences("hh-rlhf").X[:, 0])
     tfidf = TfidfVectorizer(min_df=2).fit_transform(prompts)
     X = TruncatedSVD(n_components=32, random_state=0).fit_transform(tfidf)
     return np.asarray(prompts, dtype=object), X.astype(np.float32)
@@ -47,7 +45,7 @@ def test_balpm_picks_more_distinct_prompts_than_bald(hh_prompt_features):
 
     X = np.hstack([P, P, P])
     bald_idx, _ = BALDQueryStrategy()(Fixed(), X, 40)
-    balpm_idx, _ = BALPMQueryStrategy(beta=1.0, device="cpu")(Fixed(), X, 40)
+    balpm_idx, _ = BALPMQueryStrategy(beta=1.0, device="cpu")(Fixed(), X, 40, X_acquired=X[:0])
     bald_spread = cdist(P[bald_idx], P[bald_idx]).mean()
     balpm_spread = cdist(P[balpm_idx], P[balpm_idx]).mean()
     assert balpm_spread > bald_spread

@@ -18,6 +18,10 @@ from skbalpm.acquisition._scaling import (
 )
 from tests.test_acquisition_strategies import LinearRewardEnsemble, make_pool
 
+# Many tests call a strategy outside modAL with no acquired set on purpose (it is then
+# empty); the warning that says so is tested in test_acquisition_strategies.py.
+pytestmark = pytest.mark.filterwarnings("ignore:.*without an acquired set:UserWarning")
+
 # --- pure functions ------------------------------------------------------------------------
 
 

@@ -1,5 +1,6 @@
-"""Query strategies: BAL-PM against a brute-force reading of DESIGN.md section 4, the
-baselines, the modAL calling convention, and bad input."""
+"""Query strategies: BAL-PM against a brute-force reading of the design page
+(docs/design.rst, "The BAL-PM acquisition"), the baselines, the modAL calling convention,
+and bad input."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ from skbalpm.acquisition import (
     SoftRankBALDQueryStrategy,
     bald,
 )
+
+# Many tests call a strategy outside modAL with no acquired set on purpose (it is then
+# empty); the warning that says so is tested below (pytest.warns and recwarn
+# record it whatever the filters).
+pytestmark = pytest.mark.filterwarnings("ignore:.*without an acquired set:UserWarning")
 
 ALL_STRATEGIES = [
     BALPMQueryStrategy,
@@ -72,7 +78,7 @@ def make_pool(n=60, d=3, n_prompts=12, seed=0):
     return X
 
 
-# --- brute force, straight from DESIGN.md section 4 ---------------------------------------
+# --- brute force, straight from docs/design.rst, "The BAL-PM acquisition" ------------------
 
 
 def reference_balpm(probs_MN, pool_prompts, acquired_prompts, beta, k, d, n_pick):
@@ -451,14 +457,171 @@ def test_nan_scores_and_nan_features_are_rejected():
         BALPMQueryStrategy()(LinearRewardEnsemble().fit(X), X_nan, 2)
 
 
-def test_bad_parameters():
+BAD_PARAMETERS = [
+    (BALPMQueryStrategy, "beta", [-1.0, np.nan, np.inf, "0.01", None]),
+    (BALPMQueryStrategy, "relative_beta", [-0.5, np.nan]),
+    (BALPMQueryStrategy, "scaling", ["zscore", None]),
+    (BALPMQueryStrategy, "k", [0, -3, 2.5, True, "13"]),
+    (BALPMQueryStrategy, "d", [0.0, -1.0, np.nan, "1"]),
+    (BALPMQueryStrategy, "knn_backend", ["annoy", None]),
+    (BALPMQueryStrategy, "reuse_knn", ["yes", 1]),
+    (BALPMQueryStrategy, "device", ["gpu", "cuda:x"]),
+    (BALPMQueryStrategy, "chunk_size", [0, 1.5]),
+    (BALPMQueryStrategy, "verbose", [-1, "loud"]),
+    (BALPMQueryStrategy, "random_state", ["seed", 1.5]),
+    (EntropyOnlyQueryStrategy, "k", [0]),
+    (EntropyOnlyQueryStrategy, "d", [-2.0]),
+    (EntropyOnlyQueryStrategy, "knn_backend", ["annoy"]),
+    (SoftmaxBALDQueryStrategy, "beta", [0.0, -1.0, np.nan, np.inf]),
+    (PowerBALDQueryStrategy, "beta", [0.0]),
+    (SoftRankBALDQueryStrategy, "beta", [-2.0]),
+    (RandomQueryStrategy, "random_state", ["seed"]),
+    (CoresetQueryStrategy, "random_state", [object()]),
+    (BALDQueryStrategy, "random_state", ["seed"]),
+]
+
+
+class MustNotBeReached:
+    """A classifier double that fails the test if the strategy ever scores the pool."""
+
+    feature_layout = "a|b|prompt"
+
+    def predict_member_proba(self, X):
+        raise AssertionError("the pool was scored before the parameters were checked")
+
+
+@pytest.fixture
+def knn_must_not_run(monkeypatch):
+    """Every k-NN entry point of BAL-PM fails the test if it is called."""
+    import skbalpm.acquisition._balpm as balpm
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the k-NN pass ran before the parameters were checked")
+
+    for name in ("knn_search", "knn_search_faiss", "count_within", "_Points"):
+        monkeypatch.setattr(balpm, name, fail)
+    monkeypatch.setattr(KNNRadiusCache, "radius", fail)
+
+
+@pytest.mark.parametrize(
+    ("cls", "name", "value"),
+    [(cls, name, value) for cls, name, values in BAD_PARAMETERS for value in values],
+    ids=lambda v: getattr(v, "__name__", repr(v)),
+)
+def test_bad_parameter_is_reported_before_any_work_on_the_pool(cls, name, value, knn_must_not_run):
+    X = make_pool(n=20)
+    strategy = cls(**{name: value})
+    # Neither the classifier nor the k-NN pass is reached: the parameter is checked first,
+    # with the strategy's name and the parameter's in the message.
+    with pytest.raises(ValueError, match=rf"{cls.__name__}: {name} must"):
+        strategy(MustNotBeReached(), X, 2, X_acquired=X[:0])
+
+
+def test_faiss_backend_without_faiss_is_reported_first(monkeypatch, knn_must_not_run):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "faiss" else real_find_spec(name, *a),
+    )
+    X = make_pool(n=20)
+    with pytest.raises(ImportError, match=r"skbalpm\[faiss\]"):
+        BALPMQueryStrategy(knn_backend="faiss")(MustNotBeReached(), X, 2, X_acquired=X[:0])
+
+
+def test_cuda_device_without_cuda_is_reported_first(monkeypatch, knn_must_not_run):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    X = make_pool(n=20)
+    with pytest.raises(ValueError, match="no CUDA device"):
+        BALPMQueryStrategy(device="cuda")(MustNotBeReached(), X, 2, X_acquired=X[:0])
+
+
+@pytest.mark.parametrize("value", [0.0, 0.01, 1, np.float32(2.0)])
+def test_good_beta_values_pass_the_check(value):
     X = make_pool(n=20)
     clf = LinearRewardEnsemble().fit(X)
-    with pytest.raises(ValueError, match="beta"):
-        BALPMQueryStrategy(beta=-1.0)(clf, X, 2)
-    with pytest.raises(ValueError, match="k must"):
-        BALPMQueryStrategy(k=0)(clf, X, 2)
-    with pytest.raises(ValueError, match="beta"):
-        SoftmaxBALDQueryStrategy(beta=0.0)(clf, X, 2)
-    with pytest.raises(ValueError, match="knn_backend"):
-        BALPMQueryStrategy(knn_backend="annoy")(clf, X, 2)
+    idx, _ = BALPMQueryStrategy(beta=value, k=3, device="cpu")(clf, X, 2, X_acquired=X[:0])
+    assert len(set(idx.tolist())) == 2
+
+
+# --- the acquired set outside modAL ---------------------------------------------------------
+
+PROMPT_DIVERSITY_STRATEGIES = [
+    BALPMQueryStrategy(k=3, device="cpu"),
+    BALPMQueryStrategy(k=3, scaling="rank", beta=0.0, device="cpu"),
+    EntropyOnlyQueryStrategy(k=3, device="cpu"),
+    CoresetQueryStrategy(random_state=0),
+]
+
+
+def _acquired_set_warnings(record):
+    return [w for w in record if "without an acquired set" in str(w.message)]
+
+
+@pytest.mark.parametrize("strategy", PROMPT_DIVERSITY_STRATEGIES, ids=repr)
+def test_missing_acquired_set_warns_once_per_strategy_object(strategy):
+    X = make_pool(n=30)
+    clf = LinearRewardEnsemble().fit(X)
+    strategy = clone(strategy)
+    with pytest.warns(UserWarning) as record:
+        strategy(clf, X, 2)
+        strategy(clf, X, 2)
+    (warning,) = _acquired_set_warnings(record)  # two calls, one warning
+    message = str(warning.message)
+    assert type(strategy).__name__ in message
+    assert "taken as empty" in message and "X_acquired=" in message
+    assert warning.filename == __file__  # points at the caller, not at skbalpm
+    with pytest.warns(UserWarning, match="without an acquired set"):
+        clone(strategy)(clf, X, 2)  # a new object warns again
+
+
+@pytest.mark.parametrize("strategy", PROMPT_DIVERSITY_STRATEGIES, ids=repr)
+@pytest.mark.parametrize(
+    "acquired",
+    [
+        {"X_acquired": "empty rows"},
+        {"X_acquired": []},
+        {"acquired_prompt_features": np.empty((0, 3))},
+        {"X_acquired": "four rows"},
+    ],
+    ids=["empty-array", "empty-list", "empty-prompt-features", "four-rows"],
+)
+def test_explicit_acquired_set_is_silent(strategy, acquired, recwarn):
+    X = make_pool(n=30)
+    clf = LinearRewardEnsemble().fit(X)
+    given = {"empty rows": X[:0], "four rows": X[:4]}
+    kwargs = {
+        key: given.get(value, value) if isinstance(value, str) else value
+        for key, value in acquired.items()
+    }
+    clone(strategy)(clf, X, 2, **kwargs)
+    assert not _acquired_set_warnings(recwarn.list)
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        BALDQueryStrategy(),
+        RandomQueryStrategy(random_state=0),
+        PowerBALDQueryStrategy(random_state=0),
+        BALPMQueryStrategy(beta=0.0, k=3, device="cpu"),  # BALD alone
+    ],
+    ids=repr,
+)
+def test_strategies_blind_to_the_acquired_set_do_not_warn(strategy, recwarn):
+    X = make_pool(n=30)
+    clone(strategy)(LinearRewardEnsemble().fit(X), X, 2)
+    assert not _acquired_set_warnings(recwarn.list)
+
+
+def test_active_learner_supplies_the_acquired_set_silently(recwarn):
+    X = make_pool(n=30)
+
+    class Learner:  # modAL's ActiveLearner, duck-typed
+        estimator = LinearRewardEnsemble().fit(X)
+        X_training = X[:4]
+
+    BALPMQueryStrategy(k=3, device="cpu")(Learner(), X[4:], 2)
+    assert not _acquired_set_warnings(recwarn.list)

@@ -7,6 +7,7 @@ also runs the gallery examples) is a separate step of ``.ci/run``.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import re
 from pathlib import Path
@@ -207,3 +208,60 @@ def test_benchmark_command_and_protocol_name_a_fixed_test_set(tmp_path):
         "a fixed test set of 321 pairs (../shared/data/hh-rlhf/helpful-online-test.jsonl.gz)"
         in text
     )
+
+
+# ------------------------------------------------------------------------- the design page
+
+REPO = DOCS.parent
+DESIGN_PAGE = DOCS / "design.rst"
+OUTSIDE_NOTES = "DESIGN" + ".md"  # spelt in two parts so this file does not cite it
+
+
+def _repository_text_files():
+    for folder in ("skbalpm", "tests", "docs", "tools"):
+        for path in sorted((REPO / folder).rglob("*")):
+            build_output = {"_build", "generated", "auto_examples", "__pycache__"}
+            if path.suffix in {".py", ".rst", ".md", ".txt"} and not build_output & set(path.parts):
+                yield path
+    yield REPO / "README.md"
+
+
+def test_nothing_cites_design_notes_outside_the_repository():
+    citing = [
+        str(path.relative_to(REPO))
+        for path in _repository_text_files()
+        if OUTSIDE_NOTES in path.read_text(encoding="utf-8")
+    ]
+    assert not citing, f"{citing} cite {OUTSIDE_NOTES}; point them at docs/design.rst"
+
+
+def _section_titles(rst_text):
+    lines = rst_text.splitlines()
+    return {
+        title.strip()
+        for title, underline in itertools.pairwise(lines)
+        if title.strip()
+        and re.fullmatch(r"([=\-~^])\1+", underline)
+        and len(underline) >= len(title.strip())
+    }
+
+
+def test_citations_of_the_design_page_name_its_sections():
+    design = DESIGN_PAGE.read_text(encoding="utf-8")
+    titles = _section_titles(design)
+    labels = set(re.findall(r"^\.\. _(design\w*):$", design, re.M))
+    assert {"Contracts", "The BAL-PM acquisition", "Conventions of the reference code"} <= titles
+    n_citations = 0
+    for path in _repository_text_files():
+        text = path.read_text(encoding="utf-8")
+        # docs/design.rst, section <its title in double quotes>: comments, private docstrings
+        for title in re.findall(r'docs/design\.rst,\s+(?:section\s+)?"([^"]+)"', text):
+            n_citations += 1
+            assert " ".join(title.split()) in titles, (path, title)
+        # :ref:`design_...` in the public docstrings (rendered in the API reference)
+        for label in re.findall(r":ref:`(?:[^<`]*<)?(design\w*)>?`", text):
+            n_citations += 1
+            assert label in labels, (path, label)
+    assert n_citations >= 8  # the code does cite it
+    index = (DOCS / "index.rst").read_text(encoding="utf-8")
+    assert re.search(r"\.\. toctree::(\n(   .*)?)*\n   design\n", index)

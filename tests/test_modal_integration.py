@@ -27,7 +27,7 @@ from skbalpm import (
 
 modal_models = pytest.importorskip("modAL.models", reason="needs the `modal` extra")
 
-pytestmark = [pytest.mark.real_data, pytest.mark.real_model, pytest.mark.slow]
+pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 
 N_POOL, N_INITIAL, BATCH, ROUNDS = 160, 20, 10, 3
 

@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 import skbalpm.embedding
 from skbalpm import PreferenceEnsembleClassifier, PreferencePairEmbedder
 
-pytestmark = [pytest.mark.real_data, pytest.mark.real_model, pytest.mark.slow]
+pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 
 
 def make_raw_pipeline(cache_dir):

@@ -17,18 +17,15 @@ Any local sentence-transformers model or Hugging Face causal LM plugs in the sam
 # %%
 # Embed a few real pairs
 # ----------------------
-import os
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from skbalpm import PreferencePairEmbedder, split_feature_blocks, swap_response_blocks
-from skbalpm.datasets import load_hh_rlhf
+from skbalpm.datasets import load_sample_preferences
 
-DATA = Path(os.environ.get("SKBALPM_SHARED_DATA", "../shared/data"))
-data = load_hh_rlhf(DATA / "hh-rlhf" / "helpful-base-test.jsonl.gz", random_state=0)
+data = load_sample_preferences("hh-rlhf", random_state=0)  # bundled with the package
 rows = np.random.default_rng(0).permutation(len(data.y))[:30]
 X, y = data.X[rows], data.y[rows]
 

@@ -6,12 +6,14 @@ Active learning with modAL and BAL-PM on HH-RLHF pairs
 A modAL ``ActiveLearner`` drives a Pipeline of
 :class:`~skbalpm.PreferencePairEmbedder` and :class:`~skbalpm.PreferenceEnsembleClassifier`
 with :class:`~skbalpm.BALPMQueryStrategy` as its query strategy, on real pairs of the
-Anthropic HH-RLHF helpful-base test split. Each round the learner picks a batch of pairs
-from the pool, "asks the labelers" (here: reads the human labels we already hold) and
+Anthropic HH-RLHF helpful-base test split (the sample bundled with the package,
+:func:`~skbalpm.datasets.load_sample_preferences`). Each round the learner picks a batch of
+pairs from the pool, "asks the labelers" (here: reads the human labels we already hold) and
 refits.
 
 Needs the ``modal`` extra: ``pip install "skbalpm[modal]"``. Run it as a script with
-``python plot_modal_active_learning.py [PATH/TO/helpful-base-test.jsonl.gz]``.
+``python plot_modal_active_learning.py [PATH/TO/helpful-base-test.jsonl.gz]`` to draw the
+pairs from the full file instead.
 
 The pool here is small (so that the example runs in well under a minute on a CPU); with so
 few labels the test log-likelihood stays close to that of a coin flip, log(1/2) = -0.693.
@@ -23,11 +25,9 @@ See :ref:`benchmarks` for curves over many more labels.
 # ------------------------------------------------------
 # :func:`~skbalpm.datasets.load_hh_rlhf` splits each conversation pair into the shared
 # prompt and the two responses, and randomises which response is ``response_a``; ``y`` is
-# the index of the preferred one.
-import os
+# the index of the preferred one. The bundled sample is read the same way.
 import sys
 import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -35,16 +35,17 @@ from modAL.models import ActiveLearner
 from sklearn.pipeline import make_pipeline
 
 from skbalpm import BALPMQueryStrategy, PreferenceEnsembleClassifier, PreferencePairEmbedder
-from skbalpm.datasets import load_hh_rlhf
+from skbalpm.datasets import load_hh_rlhf, load_sample_preferences
 
 # modAL 0.4.2.1 still passes force_all_finite (why the `modal` extra pins scikit-learn < 1.8).
 warnings.filterwarnings("ignore", message="'force_all_finite' was renamed", category=FutureWarning)
 
-DATA = Path(os.environ.get("SKBALPM_SHARED_DATA", "../shared/data"))
-path = sys.argv[1] if len(sys.argv) > 1 else DATA / "hh-rlhf" / "helpful-base-test.jsonl.gz"
 N_POOL, N_TEST, N_INITIAL, BATCH, ROUNDS = 80, 40, 20, 10, 4
 
-data = load_hh_rlhf(path, random_state=0)
+if len(sys.argv) > 1:
+    data = load_hh_rlhf(sys.argv[1], random_state=0)
+else:
+    data = load_sample_preferences("hh-rlhf", random_state=0)
 rows = np.random.default_rng(0).permutation(len(data.y))
 X_pool, y_pool = data.X[rows[:N_POOL]], data.y[rows[:N_POOL]]
 X_test, y_test = data.X[rows[N_POOL : N_POOL + N_TEST]], data.y[rows[N_POOL : N_POOL + N_TEST]]

@@ -1,4 +1,5 @@
-"""BAL-PM (DESIGN.md section 4) and its entropy-only ablation: a greedy batch.
+"""BAL-PM and its entropy-only ablation: a greedy batch (docs/design.rst, "The BAL-PM
+acquisition").
 
 score(x) = BALD(x) + beta * e(x), e(x) = log(2 r_k(x) + 1e-4) - digamma(n_D(x) + 1) / d.
 r_k and BALD are computed once per call; after each pick only the ball counts n_D of
@@ -27,6 +28,15 @@ from skbalpm.acquisition._knn import (
     knn_search,
     knn_search_faiss,
 )
+from skbalpm.acquisition._params import (
+    check_bool,
+    check_device,
+    check_faiss_installed,
+    check_int,
+    check_option,
+    check_real,
+    check_verbose,
+)
 from skbalpm.acquisition._scaling import bald_jackknife_se, empirical_cdf, robust_location_spread
 from skbalpm.acquisition._scores import bald, ksg_entropy_term
 
@@ -35,6 +45,9 @@ __all__ = ["BALPMQueryStrategy", "EntropyOnlyQueryStrategy"]
 
 SCALINGS = ("fixed", "standardize", "rank", "tiebreak")
 """Ways :class:`BALPMQueryStrategy` combines BALD and the entropy term (``scaling=``)."""
+
+KNN_BACKENDS = ("torch", "faiss")
+"""Where the k-NN radii come from (``knn_backend=``)."""
 
 
 class _Combination:
@@ -94,13 +107,19 @@ class _GreedyKSG(BaseQueryStrategy):
         """The :class:`_Combination` of this call."""
         raise NotImplementedError
 
-    def _check_params(self):
-        if not (isinstance(self.k, int | np.integer) and self.k >= 1):
-            raise ValueError(f"k must be a positive int; got {self.k!r}.")
-        if not (np.isfinite(self.d) and self.d > 0):
-            raise ValueError(f"d must be a positive number; got {self.d!r}.")
-        if self.knn_backend not in ("torch", "faiss"):
-            raise ValueError(f"knn_backend must be 'torch' or 'faiss'; got {self.knn_backend!r}.")
+    def _validate_params(self):
+        super()._validate_params()
+        check_int(self, "k", minimum=1)
+        check_real(self, "d", minimum=0.0, strict=True)
+        check_option(self, "knn_backend", KNN_BACKENDS)
+        check_bool(self, "reuse_knn")
+        check_device(self)
+        check_int(self, "chunk_size", minimum=1)
+        check_verbose(self)
+        check_faiss_installed(self)
+
+    def _reads_acquired_set(self):
+        return True
 
     def _radius(self, prompts_ND, points):
         k = min(self.k, len(prompts_ND))  # a pool smaller than k: the farthest neighbour
@@ -115,7 +134,6 @@ class _GreedyKSG(BaseQueryStrategy):
         return cache.radius(prompts_ND, points=points)
 
     def _select(self, context, n_instances):
-        self._check_params()
         epistemic_N = self._epistemic(context)
         prompts_ND = context.pool_prompts
         points = _Points(prompts_ND, _resolve_device(self.device))
@@ -155,7 +173,7 @@ class BALPMQueryStrategy(_GreedyKSG):
     score(x) = BALD(x) + beta * [log(2 r_k(x) + 1e-4) - digamma(n_D(x) + 1) / d], with r_k
     the distance from x's prompt features to its k-th nearest neighbour in the pool (x
     itself first) and n_D the acquired prompts within r_k. The batch is greedy: each pick
-    joins the acquired set and the ball counts around it grow (DESIGN.md section 4).
+    joins the acquired set and the ball counts around it grow (:ref:`design_balpm`).
 
     Parameters
     ----------
@@ -217,8 +235,11 @@ class BALPMQueryStrategy(_GreedyKSG):
     Notes
     -----
     The acquired set D is ``learner.X_training`` for a modAL ActiveLearner, else the
-    ``X_acquired=`` keyword (same kind of rows as the pool); with no acquired set all
-    n_D start at 0. Prompt features are the ``"prompt"`` block of the features; for the
+    ``X_acquired=`` keyword (same kind of rows as the pool). Called outside modAL
+    without it, the strategy takes the acquired set as empty (all n_D start at 0) and
+    warns once per strategy object; an explicit empty set (``X_acquired=X_pool[:0]``) is
+    silent. The parameters are checked at the start of each call, before any work on the
+    pool. Prompt features are the ``"prompt"`` block of the features; for the
     ``"a|b"`` layout pass ``prompt_features=`` and ``acquired_prompt_features=``.
 
     References
@@ -243,7 +264,8 @@ class BALPMQueryStrategy(_GreedyKSG):
     >>> X_pool = np.zeros((4, 3))
     >>> X_pool[:, 2] = [0.0, 0.01, 0.02, 5.0]  # prompt features: three close, one apart
     >>> strategy = BALPMQueryStrategy(beta=1.0, k=2, device="cpu")
-    >>> idx, scores = strategy(Fixed(), X_pool, n_instances=2)
+    >>> nothing_labelled = X_pool[:0]
+    >>> idx, scores = strategy(Fixed(), X_pool, n_instances=2, X_acquired=nothing_labelled)
     >>> idx.tolist()  # equal BALD: the isolated prompt wins
     [3, 0]
     """
@@ -274,15 +296,17 @@ class BALPMQueryStrategy(_GreedyKSG):
         self.verbose = verbose
         self.random_state = random_state
 
+    def _validate_params(self):
+        super()._validate_params()
+        check_real(self, "beta", minimum=0.0)
+        check_option(self, "scaling", SCALINGS)
+        check_real(self, "relative_beta", minimum=0.0)
+
+    def _reads_acquired_set(self):
+        # The paper's score with beta = 0 is BALD alone: the acquired set plays no part.
+        return not (self.scaling == "fixed" and self.beta == 0)
+
     def _combination(self, epistemic_N, entropy_N, context, n_instances):
-        if not (np.isfinite(self.beta) and self.beta >= 0):
-            raise ValueError(f"beta must be a finite number >= 0; got {self.beta!r}.")
-        if self.scaling not in SCALINGS:
-            raise ValueError(f"scaling must be one of {SCALINGS}; got {self.scaling!r}.")
-        if not (np.isfinite(self.relative_beta) and self.relative_beta >= 0):
-            raise ValueError(
-                f"relative_beta must be a finite number >= 0; got {self.relative_beta!r}."
-            )
         return _Combination(
             self.scaling,
             float(self.beta),
@@ -339,7 +363,11 @@ class EntropyOnlyQueryStrategy(_GreedyKSG):
     >>> import numpy as np
     >>> X_pool = np.array([[0.0], [1.0], [2.0], [9.0]])
     >>> strategy = EntropyOnlyQueryStrategy(k=2, device="cpu")
-    >>> strategy(None, X_pool, 2, prompt_features=X_pool)[0].tolist()
+    >>> nothing_labelled = np.empty((0, 1))
+    >>> idx, _ = strategy(
+    ...     None, X_pool, 2, prompt_features=X_pool, acquired_prompt_features=nothing_labelled
+    ... )
+    >>> idx.tolist()
     [3, 0]
     """
 

@@ -18,6 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_array, check_is_fitted
 
 from skbalpm._features import split_feature_blocks
+from skbalpm.acquisition._params import check_random_state_param
 
 __all__ = ["BaseQueryStrategy"]
 
@@ -230,7 +231,10 @@ class BaseQueryStrategy(BaseEstimator):
             order) with a ``UserWarning``.
         X_acquired : array-like, default=None
             The already labelled rows, same kind as ``X_pool``; taken from
-            ``learner.X_training`` for an ActiveLearner when not given.
+            ``learner.X_training`` for an ActiveLearner when not given. The strategies
+            whose picks depend on it (BAL-PM, entropy-only, core-set) take a missing
+            acquired set as empty and warn once per strategy object; pass an empty one
+            (``X_pool[:0]``) to say that nothing is labelled yet.
         prompt_features : array-like of shape (n_pool, d), default=None
             Prompt features of the pool; needed by prompt-based strategies when the
             classifier's ``feature_layout`` is ``"a|b"`` (no prompt block).
@@ -247,7 +251,8 @@ class BaseQueryStrategy(BaseEstimator):
         Raises
         ------
         ValueError
-            Empty pool, ``n_instances`` not a positive int, features or member
+            A constructor parameter out of range (checked first, before any work on the
+            pool), empty pool, ``n_instances`` not a positive int, features or member
             probabilities with NaN, missing prompt features.
         TypeError
             The classifier has no ``predict_member_proba`` (for strategies that need it).
@@ -271,6 +276,7 @@ class BaseQueryStrategy(BaseEstimator):
         >>> bool((scores[:-1] >= scores[1:]).all())  # top-B BALD, largest first
         True
         """
+        self._validate_params()  # before any work on the pool
         n_pool = _num_samples(X_pool)
         if n_pool == 0:
             raise ValueError("The pool is empty: there is nothing to query.")
@@ -286,6 +292,13 @@ class BaseQueryStrategy(BaseEstimator):
                 stacklevel=2,
             )
             n_instances = n_pool
+        acquired_set_given = (
+            X_acquired is not None
+            or acquired_prompt_features is not None
+            or _is_active_learner(classifier)
+        )
+        if self._reads_acquired_set() and not acquired_set_given:
+            self._warn_once_no_acquired_set()
         context = _QueryContext(
             classifier, X_pool, X_acquired, prompt_features, acquired_prompt_features
         )
@@ -294,6 +307,30 @@ class BaseQueryStrategy(BaseEstimator):
 
     def _select(self, context, n_instances):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _validate_params(self):
+        """Check the constructor parameters; subclasses extend it (cheap, no pool work)."""
+        check_random_state_param(self)
+
+    def _reads_acquired_set(self) -> bool:
+        """Whether the picks depend on the acquired set (prompt-diversity strategies)."""
+        return False
+
+    def _warn_once_no_acquired_set(self):
+        if getattr(self, "_warned_no_acquired_set", False):
+            return
+        self._warned_no_acquired_set = True
+        name = type(self).__name__
+        warnings.warn(
+            f"{name} was called without an acquired set, so it is taken as empty (no "
+            "labelled prompt counts as a neighbour). Pass the labelled rows as X_acquired= "
+            "(the same kind of rows as X_pool), or their prompt features as "
+            "acquired_prompt_features=, or query through a modAL ActiveLearner, which "
+            "passes its X_training. An explicit empty set (e.g. X_acquired=X_pool[:0]) "
+            f"is silent. Shown once per {name} object.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _is_int(value) -> bool:

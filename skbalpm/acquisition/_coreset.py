@@ -47,6 +47,9 @@ class CoresetQueryStrategy(BaseQueryStrategy):
     def __init__(self, random_state=None):
         self.random_state = random_state
 
+    def _reads_acquired_set(self):
+        return True
+
     def _select(self, context, n_instances):
         prompts_ND = context.pool_prompts
         acquired_AD = context.acquired_prompts

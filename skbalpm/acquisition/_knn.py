@@ -59,7 +59,8 @@ _RIM_RTOL = 64 * 2.0**-53
 A pool row's k-th neighbour lies exactly on its rim (distance == radius), and so do its
 duplicates. The radius and a later distance to the same point can come from float64 sums
 taken in another order (another batch shape, a GPU kernel), which differ in the last few
-bits; DESIGN.md counts the rim as inside (<=), so a difference that small is a tie.
+bits; the ball counts the rim as inside (<=; the design page, docs/design.rst, section
+"Conventions of the reference code"), so a difference that small is a tie.
 """
 
 

@@ -81,7 +81,7 @@ def predictive_entropy(probs_MN) -> np.ndarray:
 def bald(probs_MN) -> np.ndarray:
     """BALD: the mutual information between the label and the ensemble member (nats).
 
-    BALD(x) = H(mean_m p_m(x)) - mean_m H(p_m(x)) (DESIGN.md section 4, step 1), clipped
+    BALD(x) = H(mean_m p_m(x)) - mean_m H(p_m(x)) (:ref:`design_balpm`, step 1), clipped
     at 0 from below so that rounding never gives a negative value.
 
     Parameters
@@ -121,7 +121,7 @@ def bald(probs_MN) -> np.ndarray:
 def knn_radius(features_ND, k: int = 13, *, backend: str = "torch", **kwargs) -> np.ndarray:
     """Euclidean distance from every row to its k-th nearest neighbour among the rows.
 
-    The row itself counts as the first neighbour (DESIGN.md section 4, step 2), so
+    The row itself counts as the first neighbour (:ref:`design_balpm_conventions`), so
     ``k=1`` gives 0 and exact duplicate rows count as neighbours at distance 0.
 
     Parameters
@@ -170,7 +170,7 @@ def knn_radius(features_ND, k: int = 13, *, backend: str = "torch", **kwargs) ->
 def ball_counts(pool_ND, radii_N, acquired_AD, **kwargs) -> np.ndarray:
     """Number of acquired points within distance r(x) of each pool point.
 
-    n_D(x) = #{a in D : ||phi(a) - phi(x)|| <= r(x)} (DESIGN.md section 4, step 3).
+    n_D(x) = #{a in D : ||phi(a) - phi(x)|| <= r(x)} (:ref:`design_balpm`, step 3).
 
     Parameters
     ----------
@@ -211,7 +211,7 @@ def ball_counts(pool_ND, radii_N, acquired_AD, **kwargs) -> np.ndarray:
 def ksg_entropy_term(radii_N, counts_N, d: float = 1.0) -> np.ndarray:
     """The KSG-style entropy term of BAL-PM: log(2 r + 1e-4) - digamma(n + 1) / d.
 
-    DESIGN.md section 4, step 4: the pool sizes the balls (r = r_k), the acquired set
+    :ref:`design_balpm`, step 4: the pool sizes the balls (r = r_k), the acquired set
     counts in them (n = n_D). A point far from the acquired prompts scores high.
 
     Parameters

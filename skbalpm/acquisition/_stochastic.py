@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from skbalpm.acquisition._base import BaseQueryStrategy, top_n
+from skbalpm.acquisition._params import check_real
 from skbalpm.acquisition._scores import bald, gumbel_noise
 
 __all__ = ["PowerBALDQueryStrategy", "SoftRankBALDQueryStrategy", "SoftmaxBALDQueryStrategy"]
@@ -26,6 +27,10 @@ class _StochasticBALD(BaseQueryStrategy):
     def __init__(self, beta=1.0, random_state=None):
         self.beta = beta
         self.random_state = random_state
+
+    def _validate_params(self):
+        super()._validate_params()
+        check_real(self, "beta", minimum=0.0, strict=True)
 
     def _select(self, context, n_instances):
         log_weight = self._log_weight(bald(context.member_probs))

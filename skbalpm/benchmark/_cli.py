@@ -33,8 +33,10 @@ def add_benchmark_arguments(parser):
         nargs="+",
         default=["synthetic"],
         metavar="PATH",
-        help="'synthetic' (the built-in default task, features directly, no embedding) or "
-        "one or more preference files, pooled (default: synthetic).",
+        help="'synthetic' (the built-in default task, features directly, no embedding), "
+        "'sample' or 'sample:NAME' (the real pairs bundled with the package: sample:hh-rlhf, "
+        "the default, or sample:tldr), or one or more preference files, pooled "
+        "(default: synthetic).",
     )
     data.add_argument(
         "--format",
@@ -217,7 +219,9 @@ def load_benchmark_data(paths, file_format="auto", **synthetic):
     Parameters
     ----------
     paths : list of str
-        ``["synthetic"]`` or file paths (pooled).
+        ``["synthetic"]``, ``["sample"]`` or ``["sample:NAME"]`` (a real sample bundled
+        with the package, see :func:`skbalpm.datasets.load_sample_preferences`), or file
+        paths (pooled).
     file_format : str, default="auto"
         One of :data:`DATA_FORMATS`.
     **synthetic
@@ -237,6 +241,9 @@ def load_benchmark_data(paths, file_format="auto", **synthetic):
 
     if list(paths) == ["synthetic"]:
         return datasets.make_synthetic_preferences(random_state=0, **synthetic)
+    sample = _sample_name(paths)
+    if sample is not None:
+        return datasets.load_sample_preferences(sample)
     paths = [Path(p) for p in paths]
     if file_format == "auto":
         found = {_detect_format(p) for p in paths}
@@ -252,6 +259,18 @@ def load_benchmark_data(paths, file_format="auto", **synthetic):
     if file_format in loaders:
         return loaders[file_format](paths)
     return datasets.load_preference_file(paths, format=file_format)
+
+
+def _sample_name(paths):
+    """The bundled sample that ``paths`` names ('sample' or 'sample:NAME'), else None."""
+    specs = [str(p) for p in paths if str(p) == "sample" or str(p).startswith("sample:")]
+    if not specs:
+        return None
+    if len(paths) > 1:
+        raise ValueError(f"{specs[0]!r} names the bundled sample: it cannot be pooled.")
+    from skbalpm.datasets._sample import DEFAULT_SAMPLE
+
+    return specs[0].partition(":")[2] or DEFAULT_SAMPLE
 
 
 def run_benchmark_command(args):
@@ -349,7 +368,8 @@ def _default_name(dataset_paths, test_paths):
         return "synthetic"
 
     def stem(path):
-        return Path(path).name.split(".")[0]
+        sample = _sample_name([path])
+        return f"sample-{sample}" if sample else Path(path).name.split(".")[0]
 
     name = stem(dataset_paths[0])
     return f"{name}_test-{stem(test_paths[0])}" if test_paths else name

@@ -1,4 +1,4 @@
-"""Loaders for public preference-data formats and the built-in synthetic task.
+"""Loaders for public preference-data formats, a bundled real sample and a synthetic task.
 
 Every loader returns an :class:`sklearn.utils.Bunch` with ``X`` (object array (n, 3) of
 (prompt, response_a, response_b), or features for the synthetic feature mode), ``y``
@@ -16,6 +16,7 @@ from skbalpm.datasets._generic import load_preference_file
 from skbalpm.datasets._hf import load_hf_dataset
 from skbalpm.datasets._hh_rlhf import load_hh_rlhf, split_hh_conversations
 from skbalpm.datasets._judge import load_llmbar, load_pandalm
+from skbalpm.datasets._sample import load_sample_preferences
 from skbalpm.datasets._summarize import load_summarize_from_feedback
 from skbalpm.datasets._synthetic import make_synthetic_preferences
 
@@ -27,6 +28,7 @@ __all__ = [
     "load_llmbar",
     "load_pandalm",
     "load_preference_file",
+    "load_sample_preferences",
     "load_summarize_from_feedback",
     "make_synthetic_preferences",
     "split_hh_conversations",
