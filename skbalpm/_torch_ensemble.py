@@ -132,17 +132,20 @@ def export_state(model):
 
 
 def _member_losses(model, pairs_MRD, target_MB):
-    """Bradley–Terry log-loss of each member on its own batch, shape (n_members,).
+    """Bradley–Terry log-loss of each member on its batch, shape (n_members,).
 
     ``pairs_MRD`` holds each member's B pairs as 2B rows, the B responses a first and
     then the B responses b, so both responses go through the network in one pass (half
     the kernel launches of two passes: the adapters are small enough for launch overhead
-    to count).
+    to count). A 2-d ``pairs_MRD`` (2B, d) with ``target_MB`` (B,) is one batch shared by
+    every member: the first layer is then one matrix product for all members.
     """
     n_pairs = target_MB.shape[-1]
     rewards = model(pairs_MRD)
     diff_MB = rewards[..., :n_pairs] - rewards[..., n_pairs:]
-    loss_MB = F.binary_cross_entropy_with_logits(diff_MB, target_MB, reduction="none")
+    loss_MB = F.binary_cross_entropy_with_logits(
+        diff_MB, target_MB.expand_as(diff_MB), reduction="none"
+    )
     return loss_MB.mean(dim=-1)
 
 
@@ -238,8 +241,10 @@ def train_ensemble(
 
     With early stopping, every member holds out the same whole groups of pairs (when
     ``groups`` is given: pairs that share a prompt never straddle the split) or its own
-    random rows (``groups=None``). Each member draws its own shuffle every epoch from
-    its own rng. With early stopping, the validation loss is
+    random rows (``groups=None``). Members that train on their own rows draw their own
+    shuffle every epoch from their own rng; members that train on the same rows (a
+    grouped split, or no early stopping) share one shuffle, so each step's first layer
+    is one matrix product for all of them, and they differ by their initialisation. With early stopping, the validation loss is
     measured before the first step too, and each member ends with the weights of its best
     validation loss, so a member that never improves on its (near-constant) initial
     prediction keeps it.
@@ -311,16 +316,22 @@ def train_ensemble(
         best_params = [p.detach().clone() for p in model.parameters()]
         epochs_since_best_M = np.zeros(n_members, dtype=int)
 
+    # Members that train on the same rows share each minibatch (one shuffle per epoch):
+    # the first layer is then a single wide matrix product instead of one per member.
+    shared_rows = bool((train_idx_MN == train_idx_MN[:1]).all())
     n_epochs = 0
     for _ in range(max_epochs):
-        shuffled_MN = np.take_along_axis(
-            train_idx_MN,
-            np.stack([rng.permutation(n_train) for rng in member_rngs]),
-            axis=1,
-        )
+        if shared_rows:
+            shuffled_MN = train_idx_MN[0][member_rngs[0].permutation(n_train)]
+        else:
+            shuffled_MN = np.take_along_axis(
+                train_idx_MN,
+                np.stack([rng.permutation(n_train) for rng in member_rngs]),
+                axis=1,
+            )
         shuffled_MN = torch.as_tensor(shuffled_MN, device=device)
         for start in range(0, n_train, batch_size):
-            idx_MB = shuffled_MN[:, start : start + batch_size]
+            idx_MB = shuffled_MN[..., start : start + batch_size]
             rows = _pair_rows(idx_MB, n_samples)
             loss = _member_losses(model, X_ab[rows], a_preferred[idx_MB]).sum()
             optimizer.zero_grad(set_to_none=True)
