@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import pickle
 import sqlite3
 import subprocess
@@ -559,49 +558,6 @@ def test_unusable_cache_folder_falls_back(fake_backend, tmp_path):
     with pytest.warns(UserWarning, match="cache disabled"):
         features = embedder.transform(PAIRS)
     assert features.shape == (len(PAIRS), 3 * DIM)
-
-
-def _transform_in_child(cache_dir, rows, queue):
-    """Child process: fake model, shared cache folder."""
-    backends.load_backend = lambda *args: FakeBackend(256)
-    embedder = PreferencePairEmbedder(cache_dir=cache_dir, batch_size=4).fit(rows)
-    results = [embedder.transform(rows) for _ in range(3)]
-    queue.put([r.tobytes() for r in results])
-
-
-def _hh_like_rows(n, offset):
-    return [
-        (f"prompt {i % 17}", f"answer {i} A", f"answer {i} B") for i in range(offset, offset + n)
-    ]
-
-
-@pytest.mark.slow
-def test_two_processes_share_one_cache(fake_backend, monkeypatch, tmp_path):
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    rows_1, rows_2 = _hh_like_rows(300, 0), _hh_like_rows(300, 150)  # half overlap
-    children = [
-        context.Process(target=_transform_in_child, args=(tmp_path, rows, queue))
-        for rows in (rows_1, rows_2)
-    ]
-    for child in children:
-        child.start()
-    results = [queue.get(timeout=240) for _ in children]
-    for child in children:
-        child.join(timeout=60)
-        assert child.exitcode == 0
-    forbid_model_loading(monkeypatch)  # everything is in the cache now
-    for rows in (rows_1, rows_2):
-        cached = PreferencePairEmbedder(cache_dir=tmp_path).fit(rows).transform(rows)
-        expected = np.stack(
-            [np.concatenate([fake_vector(expected_ids(t)) for t in _texts(row)]) for row in rows]
-        )
-        np.testing.assert_array_equal(cached, expected)
-        assert any(cached.tobytes() == r for result in results for r in result)
-    with sqlite3.connect(tmp_path / CACHE_FILENAME) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        n_entries = conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
-    assert n_entries == 450 * 2 + 17
 
 
 def _texts(row):
