@@ -48,10 +48,14 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
         ``...ForCausalLM`` / ``...LMHeadModel`` architecture in ``config.json`` a causal LM
         (last-token pooling of the final hidden layer).
     pair_template : str, default="{prompt}\\n\\nResponse: {response}"
-        Text fed to the model for a response, holding ``{prompt}`` and ``{response}`` once
-        each (other braces are literal). In the style of the paper's
+        Text fed to the model for a response, holding ``{response}`` once and ``{prompt}``
+        at most once (other braces are literal). In the style of the paper's
         "Post: ...\\nSummary: ..." inputs; write e.g. ``"Post: {prompt}\\nSummary:
-        {response}"`` for TL;DR.
+        {response}"`` for TL;DR. Without ``{prompt}`` (e.g. ``"{response}"``) the two
+        response blocks embed the responses alone, ``phi(a) | phi(b) | phi(prompt)``:
+        useful where a long prompt drowns the response (the two blocks of a pair then
+        differ more), while the prompt block stays for BAL-PM; the same response under
+        two prompts is then one model input.
     prompt_template : str, default="{prompt}"
         Text fed to the model for the prompt block, holding ``{prompt}`` once.
     max_length : int or None, default=None
@@ -215,7 +219,7 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "embedding_dim_")
         triples = as_raw_triples(X)
-        specs, index_N3 = _distinct_inputs(triples)
+        specs, index_N3 = _distinct_inputs(triples, prompt_in_pair="{prompt}" in self.pair_template)
         keys = [text_key(*spec) for spec in specs]
         vectors = np.empty((len(specs), self.embedding_dim_), dtype=np.float32)
         found = np.zeros(len(specs), dtype=bool)
@@ -450,14 +454,22 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
         return encoded
 
 
-def _distinct_inputs(triples):
+def _distinct_inputs(triples, prompt_in_pair=True):
     """Distinct model inputs of a batch and, per row, which input fills each block.
+
+    Parameters
+    ----------
+    triples : ndarray of shape (n, 3)
+        Raw (prompt, response_a, response_b) rows.
+    prompt_in_pair : bool, default=True
+        Whether the pair template holds the prompt; when it does not, a pair input does
+        not depend on the prompt and its spec holds None in its place.
 
     Returns
     -------
     specs : list of tuple
-        ``("pair", prompt, response, partner)`` (partner: the pair's other response, None
-        when both are equal) or ``("prompt", prompt, None, None)``.
+        ``("pair", prompt or None, response, partner)`` (partner: the pair's other
+        response, None when both are equal) or ``("prompt", prompt, None, None)``.
     index_N3 : ndarray of int, shape (n, 3)
         Position in ``specs`` of the a, b and prompt input of every row.
     """
@@ -467,10 +479,11 @@ def _distinct_inputs(triples):
         # The partner is part of an input's identity: truncation of an overlong response
         # depends on where it differs from its partner.
         equal = response_a == response_b
+        pair_prompt = prompt if prompt_in_pair else None
         for column, spec in enumerate(
             (
-                ("pair", prompt, response_a, None if equal else response_b),
-                ("pair", prompt, response_b, None if equal else response_a),
+                ("pair", pair_prompt, response_a, None if equal else response_b),
+                ("pair", pair_prompt, response_b, None if equal else response_a),
                 ("prompt", prompt, None, None),
             )
         ):
