@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
 import re
 from pathlib import Path
@@ -530,7 +531,7 @@ def _check_max_length(max_length, default, limit) -> int:
 
 
 @contextlib.contextmanager
-def quiet_model_loading(enabled: bool = True):
+def quiet_model_loading(enabled: bool = True, *, logs: bool = False):
     """Hide the progress bars transformers and the Hugging Face hub show while loading.
 
     transformers >= 5 draws a "Loading weights" bar for every model it loads; the
@@ -541,6 +542,8 @@ def quiet_model_loading(enabled: bool = True):
     ----------
     enabled : bool, default=True
         False: a no-op.
+    logs : bool, default=False
+        Also show only errors from the transformers and sentence-transformers loggers.
 
     Examples
     --------
@@ -562,9 +565,17 @@ def quiet_model_loading(enabled: bool = True):
     transformers_bars = hf_logging.is_progress_bar_enabled()
     hub_bars = not are_progress_bars_disabled()
     hf_logging.disable_progress_bar()  # the hub's bars too
+    st_logger = logging.getLogger("sentence_transformers")
+    levels = (hf_logging.get_verbosity(), st_logger.level)
+    if logs:
+        hf_logging.set_verbosity_error()
+        st_logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
+        if logs:
+            hf_logging.set_verbosity(levels[0])
+            st_logger.setLevel(levels[1])
         if transformers_bars:
             hf_logging.enable_progress_bar()
         if hub_bars:

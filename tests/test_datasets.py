@@ -237,7 +237,7 @@ def test_positions_to_swap_are_half_distinct_and_seeded():
     [
         (
             [{"prompt": "p", "response_a": "a", "response_b": "b", "label": 2}],
-            r"line 1: the label should be 0 or 1",
+            r"line 1: label 2 is not one of the label map.s values",
         ),
         (
             [{"prompt": "p", "response_a": "a", "response_b": None, "label": 0}],

@@ -218,6 +218,7 @@ class TripleCollector:
             n_records=self.n_records,
             n_skipped=int(sum(self.skipped.values())),
             skipped=dict(self.skipped),
+            n_ties=int(self.skipped.get("tie", 0)),
             source=[str(s) for s in sources],
             DESCR=descr,
             **extra,
