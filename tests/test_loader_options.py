@@ -236,3 +236,29 @@ def test_judge_file_benchmark_with_quiet_shows_no_bar(tmp_path, capfd):
     assert "Loading" not in captured.err
     rows = json.loads((tmp_path / "out" / "results.json").read_text())["rows"]
     assert rows and rows[0]["n_labels"] + rows[0]["n_pool"] <= 32
+
+
+def test_hf_table_layout_takes_the_label_map(monkeypatch):
+    from skbalpm.datasets import _hf, load_hf_dataset
+
+    rows = [
+        {"prompt": f"q{i}", "response 1": f"x{i}", "response 2": f"y{i}", "label": label}
+        for i, label in enumerate([0, 2, 1])
+    ]
+
+    class Rows(list):  # what datasets.load_dataset returns, as far as the loader looks
+        column_names = list(rows[0])
+
+    class FakeDatasets:  # the hf extra is not in every test environment
+        @staticmethod
+        def load_dataset(name, split):
+            return Rows(rows)
+
+    monkeypatch.setattr(_hf, "_import_datasets", lambda: FakeDatasets)
+    data = load_hf_dataset(
+        "judge",
+        columns={"response_a": "response 1", "response_b": "response 2"},
+        label_map=JUDGE_LABELS,
+    )
+    assert data.y.tolist() == [0, 1] and data.n_ties == 1
+    assert data.X[1].tolist() == ["q2", "x2", "y2"]
