@@ -247,7 +247,7 @@ def test_hf_table_layout_takes_the_label_map(monkeypatch):
     ]
 
     class Rows(list):  # what datasets.load_dataset returns, as far as the loader looks
-        column_names = list(rows[0])
+        column_names = ("prompt", "response 1", "response 2", "label")
 
     class FakeDatasets:  # the hf extra is not in every test environment
         @staticmethod
