@@ -183,6 +183,10 @@ def test_a_file_that_cannot_be_read_is_one_error_line_and_nothing_written(tmp_pa
     assert "apply to generic tables" in capsys.readouterr().err
     assert main(["benchmark", "--dataset", str(tmp_path / "missing.jsonl")]) == 2
     assert "missing.jsonl" in capsys.readouterr().err
+    for name, content in (("empty.jsonl", ""), ("empty.json", "[]"), ("blank.jsonl", "\n\n")):
+        (tmp_path / name).write_text(content)  # format detection found no first record
+        assert main(["benchmark", "--dataset", str(tmp_path / name), "--output-dir", str(out)]) == 2
+        assert f"{name}: holds no records" in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -287,6 +287,13 @@ def add_benchmark_arguments(parser):
     return parser
 
 
+def _first_record(records, path: Path):
+    """The first record of a loader's ``(position, record)`` iterator."""
+    for _, record in records:
+        return record
+    raise ValueError(f"{path}: holds no records.")
+
+
 def _detect_format(path: Path) -> str:
     """Guess the file format from its first record."""
     from skbalpm.datasets._common import iter_json_list, iter_jsonl
@@ -295,7 +302,7 @@ def _detect_format(path: Path) -> str:
     if suffixes and suffixes[-1] in (".csv", ".parquet"):
         return suffixes[-1][1:]
     if suffixes and suffixes[-1] == ".json":
-        _, first = next(iter_json_list(path))
+        first = _first_record(iter_json_list(path), path)
         if isinstance(first, dict) and "annotator1" in first:
             return "pandalm"
         if isinstance(first, dict) and "output_1" in first:
@@ -303,7 +310,7 @@ def _detect_format(path: Path) -> str:
         if isinstance(first, dict) and "prompt" in first:
             return "jsonl"  # a list of generic records (the loader checks the columns)
         raise ValueError(f"Cannot tell the format of {path}; pass --format.")
-    _, first = next(iter_jsonl(path))
+    first = _first_record(iter_jsonl(path), path)
     if isinstance(first, dict) and {"info", "summaries"} <= set(first):
         return "summarize"
     if isinstance(first, dict) and {"chosen", "rejected"} <= set(first) and "prompt" not in first:

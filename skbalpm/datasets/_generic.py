@@ -10,6 +10,7 @@ from skbalpm.datasets._common import (
     MalformedRecordError,
     TripleCollector,
     as_paths,
+    check_unicode,
     holds_json_list,
     iter_json_list,
     iter_jsonl,
@@ -50,7 +51,7 @@ def _iter_table(path: Path, file_format: str):
             except pd.errors.EmptyDataError:
                 raise MalformedRecordError(f"{path}: empty file (no header row).") from None
             except pd.errors.ParserError as exc:
-                raise MalformedRecordError(f"{path}: not valid CSV ({exc}).") from None
+                raise MalformedRecordError(f"{path}: not valid CSV ({str(exc).strip()}).") from None
         if not isinstance(frame.index, pd.RangeIndex):
             # pandas reads rows one field wider than the header as index + columns,
             # which would shift every text one column left.
@@ -61,11 +62,22 @@ def _iter_table(path: Path, file_format: str):
         for i, record in enumerate(frame.to_dict(orient="records")):
             yield f"{path}, data row {i + 1}", record
     elif file_format == "parquet":
-        frame = pd.read_parquet(path)
+        frame = _read_parquet(path)
         for i, record in enumerate(frame.to_dict(orient="records")):
             yield f"{path}, row {i}", record
     else:
         raise ValueError(f"format must be one of {FILE_FORMATS}, got {file_format!r}.")
+
+
+def _read_parquet(path: Path):
+    """``pandas.read_parquet``, its failures on a broken file named as the file's."""
+    import pandas as pd
+    from pyarrow import ArrowException  # pandas reads Parquet through pyarrow
+
+    try:
+        return pd.read_parquet(path)
+    except (ArrowException, ValueError, OSError) as exc:
+        raise MalformedRecordError(f"{path}: not a Parquet file pandas can read ({exc}).") from None
 
 
 def parse_label(value, position: str, label_map=None):
@@ -149,6 +161,7 @@ def _text(record: dict, column: str, position: str) -> str:
             f"{position}: column {column!r} should hold text, got {type(value).__name__} "
             f"({value!r:.60})."
         )
+    check_unicode(value, position, column)
     return value
 
 
