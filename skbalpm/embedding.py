@@ -95,8 +95,8 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
     embedding_dim_ : int
         Width d of one block; the output has 3 * d columns.
     model_fingerprint_ : str
-        Hash of the model files at ``fit`` (every file hashed in full, see
-        :func:`skbalpm._embedding_backends.model_fingerprint`), part of every cache key.
+        Hash of the model files at ``fit`` (every file hashed in full), part of every
+        cache key.
         ``transform`` checks the files again (one ``stat`` per file; a changed file is
         read once) and embeds with them as they are then: a model fine-tuned or re-saved
         in place gets new cache entries and is reloaded, never served the old vectors.
