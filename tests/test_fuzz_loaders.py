@@ -351,68 +351,36 @@ def _write(folder, name, data: bytes, gz=False) -> Path:
 # -- the JSON loaders -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", JSON_MUTATIONS)
-@fuzz(N_PER_KIND)
-@given(data=st.data(), gz=st.booleans())
-def test_fuzz_hh_rlhf(kind, data, gz):
-    records, k = mutate_records(data.draw, data.draw(hh_records()), kind)
-    raw = serialise(records, kind, lines=True, draw=data.draw)
-    with tempfile.TemporaryDirectory() as folder:
-        path = _write(folder, "hh.jsonl.gz" if gz else "hh.jsonl", raw, gz=gz)
-        attempt("hh-rlhf", load_hh_rlhf, path, record_position(kind, k, lines=True), kind)
+def _load_table(path):
+    return load_preference_file(path, group_column="post")
+
+
+# loader name -> (valid documents, file names (JSON Lines first), whether JSON Lines, loader)
+JSON_LOADERS = {
+    "hh-rlhf": (hh_records(), ["hh.jsonl", "hh.jsonl.gz"], True, load_hh_rlhf),
+    "summarize": (summarize_records(), ["c.jsonl"], True, load_summarize_from_feedback),
+    "generic-json": (table_records(), ["pairs.jsonl", "pairs.json"], None, _load_table),
+    "pandalm": (pandalm_records(), ["testset.json"], False, load_pandalm),
+    "llmbar": (llmbar_records(), ["natural.json"], False, load_llmbar),
+}
 
 
 @pytest.mark.parametrize("kind", JSON_MUTATIONS)
+@pytest.mark.parametrize("loader", list(JSON_LOADERS))
 @fuzz(N_PER_KIND)
 @given(data=st.data())
-def test_fuzz_summarize_from_feedback(kind, data):
-    records, k = mutate_records(data.draw, data.draw(summarize_records()), kind)
-    raw = serialise(records, kind, lines=True, draw=data.draw)
-    with tempfile.TemporaryDirectory() as folder:
-        path = _write(folder, "comparisons.jsonl", raw)
-        position = record_position(kind, k, lines=True)
-        attempt("summarize", load_summarize_from_feedback, path, position, kind)
-
-
-@pytest.mark.parametrize("kind", JSON_MUTATIONS)
-@fuzz(N_PER_KIND)
-@given(data=st.data(), lines=st.booleans())
-def test_fuzz_generic_json(kind, data, lines):
-    records, k = mutate_records(data.draw, data.draw(table_records()), kind)
+def test_fuzz_json_loaders(loader, kind, data):
+    documents, names, lines, load = JSON_LOADERS[loader]
+    records, k = mutate_records(data.draw, data.draw(documents), kind)
+    name = data.draw(st.sampled_from(names))
+    lines = ".jsonl" in name if lines is None else lines
     raw = serialise(records, kind, lines=lines, draw=data.draw)
     with tempfile.TemporaryDirectory() as folder:
-        path = _write(folder, "pairs.jsonl" if lines else "pairs.json", raw)
-        position = record_position(kind, k, lines=lines)
-
-        def load(p):
-            return load_preference_file(p, group_column="post")
-
-        loaded = attempt("generic-json", load, path, position, kind)
-    if loaded is not None and kind in ("none", "bom", "blank_lines"):
+        path = _write(folder, name, raw, gz=name.endswith(".gz"))
+        loaded = attempt(loader, load, path, record_position(kind, k, lines=lines), kind)
+    if loader == "generic-json" and loaded is not None and kind in VALID_KINDS:
         n_ties = sum(r["label"] in (0.5, "tie") for r in records)
         assert loaded.n_ties == n_ties and loaded.n_records == len(records)
-
-
-@pytest.mark.parametrize("kind", JSON_MUTATIONS)
-@fuzz(N_PER_KIND)
-@given(data=st.data())
-def test_fuzz_pandalm(kind, data):
-    records, k = mutate_records(data.draw, data.draw(pandalm_records()), kind)
-    raw = serialise(records, kind, lines=False, draw=data.draw)
-    with tempfile.TemporaryDirectory() as folder:
-        path = _write(folder, "testset.json", raw)
-        attempt("pandalm", load_pandalm, path, record_position(kind, k, lines=False), kind)
-
-
-@pytest.mark.parametrize("kind", JSON_MUTATIONS)
-@fuzz(N_PER_KIND)
-@given(data=st.data())
-def test_fuzz_llmbar(kind, data):
-    records, k = mutate_records(data.draw, data.draw(llmbar_records()), kind)
-    raw = serialise(records, kind, lines=False, draw=data.draw)
-    with tempfile.TemporaryDirectory() as folder:
-        path = _write(folder, "natural.json", raw)
-        attempt("llmbar", load_llmbar, path, record_position(kind, k, lines=False), kind)
 
 
 # -- CSV ----------------------------------------------------------------------------------
@@ -494,11 +462,7 @@ def test_fuzz_generic_csv(kind, data):
     raw, position = csv_document(data.draw, kind)
     with tempfile.TemporaryDirectory() as folder:
         path = _write(folder, "pairs.csv", raw)
-
-        def load(p):
-            return load_preference_file(p, group_column="post")
-
-        attempt("generic-csv", load, path, position, kind)
+        attempt("generic-csv", _load_table, path, position, kind)
 
 
 # -- Parquet ------------------------------------------------------------------------------
@@ -561,11 +525,7 @@ def parquet_document(draw, folder, kind) -> Path:
 def test_fuzz_generic_parquet(kind, data):
     with tempfile.TemporaryDirectory() as folder:
         path = parquet_document(data.draw, folder, kind)
-
-        def load(p):
-            return load_preference_file(p, group_column="post")
-
-        attempt("generic-parquet", load, path, kind=kind)
+        attempt("generic-parquet", _load_table, path, kind=kind)
 
 
 # -- JSON lists, record by record ----------------------------------------------------------
