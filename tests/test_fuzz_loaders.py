@@ -32,9 +32,9 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_datasets import _check_bunch
 
 from skbalpm.datasets import (
-    SKIP_REASONS,
     load_hh_rlhf,
     load_llmbar,
     load_pandalm,
@@ -96,13 +96,8 @@ def report_counts(request):
 
 
 def check_bunch(data):
-    assert data.X.dtype == object and data.X.shape == (len(data.y), 3)
-    assert set(np.unique(data.y)) <= {0, 1}
-    assert data.n_records == len(data.y) + data.n_skipped
-    assert data.n_skipped == sum(data.skipped.values())
-    assert set(data.skipped) <= set(SKIP_REASONS)
+    _check_bunch(data)
     assert data.n_ties == data.skipped.get("tie", 0)
-    assert all(isinstance(text, str) for text in data.X.ravel())
     assert len(data.groups) == len(data.y)
 
 
