@@ -266,3 +266,14 @@ def test_hf_table_layout_takes_the_label_map(monkeypatch):
     )
     assert data.y.tolist() == [0, 1] and data.n_ties == 1
     assert data.X[1].tolist() == ["q2", "x2", "y2"]
+
+
+def test_help_documents_the_table_options():
+    from skbalpm.cli import build_parser
+
+    parser = build_parser()
+    benchmark = parser._subparsers._group_actions[0].choices["benchmark"]
+    text = " ".join(benchmark.format_help().split())
+    assert "--columns KEY=COLUMN,..." in text and "response_a=response 1" in text
+    assert "--label-map a=V,b=V[,tie=V]" in text and "ties are skipped and counted" in text
+    assert "the model-loading ones included" in text  # --quiet
