@@ -15,8 +15,12 @@ sentence-transformers) happen only when a model is actually loaded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.metadata
 import json
+import logging
+import os
 import re
 from pathlib import Path
 
@@ -31,8 +35,15 @@ DEFAULT_MODEL_ALIASES = (
 )
 _CAUSAL_ARCHITECTURE = re.compile(r"(ForCausalLM|LMHeadModel)$")
 _CAUSAL_DEFAULT_MAX_LENGTH = 2048  # long-context models would pad batches to 10^4+ tokens
-_SAMPLE_BYTES = 1 << 16  # bytes hashed at the start, middle and end of a big weight file
-_SMALL_FILE_BYTES = 16 << 20  # files below this size are hashed whole (configs, tokenizers)
+_HASH_CHUNK_BYTES = 1 << 20
+# Libraries whose version can change the vectors of one model (kernels, tokenization,
+# pooling code), per backend: part of the cache key.
+_BACKEND_LIBRARIES = {
+    "sentence-transformers": ("sentence-transformers", "transformers", "tokenizers", "torch"),
+    "causal-lm": ("transformers", "tokenizers", "torch"),
+}
+# real path -> (stat signature, SHA-256 hex) of every model file hashed in this process
+_FILE_DIGESTS: dict[str, tuple[tuple, str]] = {}
 
 
 def resolve_model_path(model) -> Path:
@@ -207,12 +218,15 @@ def _hidden_size(config: dict) -> int | None:
 
 
 def model_fingerprint(path: Path) -> str:
-    """Identity of a model's files, for cache keys; cheap even for multi-GB weights.
+    """Identity of a model's files, for cache keys: every file hashed in full.
 
-    Hashes every file's relative name and size, small files (configs, tokenizers) whole,
-    and big files (weights) by 64 KiB samples at their start, middle and end. A fine-tuned
-    or re-saved model therefore gets a new identity, while a copy of the same folder
-    elsewhere keeps its cache entries. Hidden files and READMEs are ignored.
+    Hashes every file's relative name, size and SHA-256 (weights, configs, tokenizer
+    files), so a model fine-tuned or re-saved in place gets a new identity even when its
+    files keep their size, while a copy of the same folder elsewhere keeps its cache
+    entries. Hidden files and READMEs are ignored. A file's hash is memoised per process
+    by its path and stat signature (device, inode, size, modification and change times),
+    so repeated calls cost one ``stat`` per file, and each version of a file is read once
+    (a 13 GB 7B model: about ten seconds at SHA-256 speed, once per process).
 
     Parameters
     ----------
@@ -237,15 +251,82 @@ def model_fingerprint(path: Path) -> str:
         ):
             continue
         size = file.stat().st_size
-        digest.update(f"{relative}\0{size}\0".encode())
-        with file.open("rb") as handle:
-            if size <= _SMALL_FILE_BYTES:
-                digest.update(handle.read())
-            else:
-                for position in (0, size // 2, size - _SAMPLE_BYTES):
-                    handle.seek(position)
-                    digest.update(handle.read(_SAMPLE_BYTES))
+        digest.update(f"{relative}\0{size}\0{file_digest(file)}\0".encode())
     return digest.hexdigest()
+
+
+def _stat_signature(path: str) -> tuple:
+    st = os.stat(path)
+    # ctime too: a tool that restores the modification time (cp -p, rsync -t) cannot
+    # restore the change time
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def file_digest(file) -> str:
+    """SHA-256 of a whole file, memoised by its real path and stat signature.
+
+    Parameters
+    ----------
+    file : str or Path
+        The file (symbolic links, as in the Hugging Face hub cache, are followed).
+
+    Returns
+    -------
+    digest : str
+        Hex SHA-256 of the file's bytes.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> tmp = pathlib.Path(tempfile.mkdtemp()) / "w.bin"
+    >>> _ = tmp.write_bytes(b"abc")
+    >>> file_digest(tmp) == hashlib.sha256(b"abc").hexdigest()
+    True
+    """
+    real = os.path.realpath(file)
+    signature = _stat_signature(real)
+    memo = _FILE_DIGESTS.get(real)
+    if memo is not None and memo[0] == signature:
+        return memo[1]
+    digest = _hash_file(real)
+    if _stat_signature(real) == signature:  # not written to while we read it
+        _FILE_DIGESTS[real] = (signature, digest)
+    return digest
+
+
+def _hash_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def library_versions(backend: str) -> dict:
+    """Versions of the libraries that run a backend (part of the cache key).
+
+    Parameters
+    ----------
+    backend : {"sentence-transformers", "causal-lm"}
+        Resolved backend.
+
+    Returns
+    -------
+    versions : dict
+        Distribution name -> version string (None when not installed).
+
+    Examples
+    --------
+    >>> sorted(library_versions("causal-lm"))
+    ['tokenizers', 'torch', 'transformers']
+    """
+    versions = {}
+    for name in _BACKEND_LIBRARIES[backend]:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
 
 
 def resolve_device(device: str) -> str:
@@ -447,6 +528,60 @@ def _check_max_length(max_length, default, limit) -> int:
             f"max_length={max_length} exceeds the model's {limit} position embeddings."
         )
     return int(max_length)
+
+
+@contextlib.contextmanager
+def quiet_model_loading(enabled: bool = True, *, logs: bool = False):
+    """Hide the progress bars transformers and the Hugging Face hub show while loading.
+
+    transformers >= 5 draws a "Loading weights" bar for every model it loads; the
+    embedder's ``verbose=0`` (and the command line's ``--quiet``) promise no bars. The
+    previous settings are restored on exit.
+
+    Parameters
+    ----------
+    enabled : bool, default=True
+        False: a no-op.
+    logs : bool, default=False
+        Also show only errors from the transformers and sentence-transformers loggers.
+
+    Examples
+    --------
+    >>> from transformers.utils import logging as hf_logging
+    >>> with quiet_model_loading():
+    ...     hf_logging.is_progress_bar_enabled()
+    False
+    """
+    if not enabled:
+        yield
+        return
+    from huggingface_hub.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+    from transformers.utils import logging as hf_logging
+
+    transformers_bars = hf_logging.is_progress_bar_enabled()
+    hub_bars = not are_progress_bars_disabled()
+    hf_logging.disable_progress_bar()  # the hub's bars too
+    st_logger = logging.getLogger("sentence_transformers")
+    levels = (hf_logging.get_verbosity(), st_logger.level)
+    if logs:
+        hf_logging.set_verbosity_error()
+        st_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        if logs:
+            hf_logging.set_verbosity(levels[0])
+            st_logger.setLevel(levels[1])
+        if transformers_bars:
+            hf_logging.enable_progress_bar()
+        if hub_bars:
+            enable_progress_bars()
+        else:
+            disable_progress_bars()
 
 
 def load_backend(path, backend, device, dtype, trust_remote_code, max_length):

@@ -1,14 +1,25 @@
 """Persistent on-disk cache of text embeddings (SQLite, standard library only).
 
-One SQLite file, ``embeddings-v1.sqlite3``, in the cache folder holds the embeddings of
+One SQLite file, ``embeddings-v2.sqlite3``, in the cache folder holds the embeddings of
 every model. A row is keyed by ``(namespace, text_key)``:
 
 * ``namespace`` -- a hash of everything that changes the numbers besides the text: the
-  model identity (see :func:`skbalpm._embedding_backends.model_fingerprint`), the backend,
-  the templates, ``max_length``, ``normalize``, the pooling and the dtype;
+  model identity (see :func:`skbalpm._embedding_backends.model_fingerprint`), the
+  versions of the libraries that run it, the backend, the templates, ``max_length``,
+  ``normalize``, the pooling and the dtype (stored once, with a small integer id that the
+  rows carry);
 * ``text_key`` -- the SHA-256 of the exact text pieces (prompt, response, ...).
 
-Values are raw little-endian float32 bytes. Safety:
+Values are raw little-endian float32 bytes. Size: an entry is one distinct model input
+(a prompt + response text, or a prompt alone) and costs its 4 * d bytes of vector plus
+key, index and page slack: measured 2.1 kB for d = 384 (the default model; 1.37 times the
+vector), 4.2 kB for d = 768, 17 kB for d = 4096 (a 7B LLM). Nothing is evicted: the file
+grows with every distinct input embedded. ``skbalpm cache info`` reports the size and
+the models in it, ``skbalpm cache clear`` empties it. (Schema 1 keyed rows by the
+64-character namespace in a WITHOUT ROWID table, where rows past about 1 kB spill into
+mostly empty overflow pages: 4.7 kB per 384-d entry.)
+
+Safety:
 
 * two processes may share a folder: WAL journal, a generous busy timeout, and every batch
   of writes in one ``BEGIN IMMEDIATE`` transaction;
@@ -35,24 +46,29 @@ from pathlib import Path
 
 import numpy as np
 
-CACHE_FILENAME = "embeddings-v1.sqlite3"
+CACHE_FILENAME = "embeddings-v2.sqlite3"
 """Name of the SQLite file inside the cache folder (the suffix versions the schema)."""
 
 _BUSY_TIMEOUT_MS = 120_000  # a writer of a big batch may hold the lock for a while
 _SQL_CHUNK = 500  # stay below SQLite's limit on bound parameters
 
+# A rowid table: rows up to ~4 kB stay in their leaf page and longer ones fill whole
+# overflow pages, where a WITHOUT ROWID table spills rows past ~1 kB into mostly empty ones.
+# AUTOINCREMENT: a namespace id is never reused, so a process that looked an id up before
+# another one cleared the cache cannot read a later namespace's rows under it.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS namespaces (
-    namespace TEXT PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    namespace TEXT NOT NULL UNIQUE,
     dim INTEGER NOT NULL,
     description TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS embeddings (
-    namespace TEXT NOT NULL,
+    namespace_id INTEGER NOT NULL,
     text_key BLOB NOT NULL,
     vector BLOB NOT NULL,
-    PRIMARY KEY (namespace, text_key)
-) WITHOUT ROWID;
+    PRIMARY KEY (namespace_id, text_key)
+);
 """
 
 
@@ -154,6 +170,7 @@ class EmbeddingCache:
         self.description = description
         self._conn: sqlite3.Connection | None = None
         self._dim: int | None = None
+        self._namespace_id: int | None = None
 
     @property
     def path(self) -> Path:
@@ -189,9 +206,9 @@ class EmbeddingCache:
         conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: atomic, durable enough
         conn.executescript(_SCHEMA)
         row = conn.execute(
-            "SELECT dim FROM namespaces WHERE namespace = ?", (self.namespace,)
+            "SELECT id, dim FROM namespaces WHERE namespace = ?", (self.namespace,)
         ).fetchone()
-        self._dim = None if row is None else int(row[0])
+        self._namespace_id, self._dim = (None, None) if row is None else map(int, row)
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -232,6 +249,24 @@ class EmbeddingCache:
 
     # -- reads and writes ---------------------------------------------------------------
 
+    def _namespace_row(self, dim: int) -> int:
+        """Id of this namespace, registered with ``dim`` (inside a write transaction)."""
+        recorded = self._conn.execute(
+            "SELECT id, dim FROM namespaces WHERE namespace = ?", (self.namespace,)
+        ).fetchone()
+        if recorded is None:
+            return self._conn.execute(
+                "INSERT INTO namespaces (namespace, dim, description) VALUES (?, ?, ?)",
+                (self.namespace, dim, json.dumps(self.description, sort_keys=True)),
+            ).lastrowid
+        namespace_id, recorded_dim = map(int, recorded)
+        if recorded_dim != dim:
+            # The settings hash the model files, so this means the files changed in place
+            # in a way the fingerprint missed: start the namespace afresh.
+            self._conn.execute("DELETE FROM embeddings WHERE namespace_id = ?", (namespace_id,))
+            self._conn.execute("UPDATE namespaces SET dim = ? WHERE id = ?", (dim, namespace_id))
+        return namespace_id
+
     def get(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
         """Look up vectors; bad or missing entries are simply absent from the result.
 
@@ -244,7 +279,7 @@ class EmbeddingCache:
         -------
         found : dict mapping key -> float32 ndarray of shape (dim,)
         """
-        if self._conn is None or self._dim is None:
+        if self._conn is None or self._dim is None or self._namespace_id is None:
             return {}
         found = {}
         try:
@@ -253,8 +288,8 @@ class EmbeddingCache:
                 marks = ",".join("?" * len(chunk))
                 rows = self._conn.execute(
                     f"SELECT text_key, vector FROM embeddings "
-                    f"WHERE namespace = ? AND text_key IN ({marks})",
-                    (self.namespace, *chunk),
+                    f"WHERE namespace_id = ? AND text_key IN ({marks})",
+                    (self._namespace_id, *chunk),
                 ).fetchall()
                 for key, blob in rows:
                     vector = self._decode(blob)
@@ -287,36 +322,220 @@ class EmbeddingCache:
             return
         vectors_nd = np.ascontiguousarray(vectors_nd, dtype="<f4")
         dim = vectors_nd.shape[1]
-        rows = [
-            (self.namespace, key, vector.tobytes())
-            for key, vector in zip(keys, vectors_nd, strict=True)
-        ]
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                recorded = self._conn.execute(
-                    "SELECT dim FROM namespaces WHERE namespace = ?", (self.namespace,)
-                ).fetchone()
-                if recorded is None:
-                    self._conn.execute(
-                        "INSERT INTO namespaces VALUES (?, ?, ?)",
-                        (self.namespace, dim, json.dumps(self.description, sort_keys=True)),
-                    )
-                elif int(recorded[0]) != dim:
-                    # The settings hash the model files, so this means the files changed in
-                    # place in a way the fingerprint missed: start the namespace afresh.
-                    self._conn.execute(
-                        "DELETE FROM embeddings WHERE namespace = ?", (self.namespace,)
-                    )
-                    self._conn.execute(
-                        "UPDATE namespaces SET dim = ? WHERE namespace = ?",
-                        (dim, self.namespace),
-                    )
-                self._conn.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)", rows)
+                namespace_id = self._namespace_row(dim)
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
+                    [
+                        (namespace_id, key, vector.tobytes())
+                        for key, vector in zip(keys, vectors_nd, strict=True)
+                    ],
+                )
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-            self._dim = dim
+            self._dim, self._namespace_id = dim, namespace_id
         except sqlite3.DatabaseError as exc:
             self._disable(f"writing {self.path} failed ({exc})")
+
+
+# -- inspecting and clearing a cache folder (``skbalpm cache info|clear``) --------------
+
+
+def _live_files(cache_dir: Path) -> dict[str, int]:
+    """Sizes of the database file and of its write-ahead log and shared-memory files."""
+    path = cache_dir / CACHE_FILENAME
+    roles = {
+        "database": path,
+        "write-ahead log": Path(f"{path}-wal"),
+        "shared memory": Path(f"{path}-shm"),
+    }
+    return {role: file.stat().st_size for role, file in roles.items() if file.is_file()}
+
+
+def _unused_files(cache_dir: Path) -> dict[str, int]:
+    """Files this version never reads: older schemas and files moved aside as unreadable."""
+    live = {CACHE_FILENAME, f"{CACHE_FILENAME}-wal", f"{CACHE_FILENAME}-shm"}
+    return {
+        str(file): file.stat().st_size
+        for file in sorted(cache_dir.glob("embeddings-v*.sqlite3*"))
+        if file.is_file() and file.name not in live
+    }
+
+
+def _connect_existing(path: Path) -> sqlite3.Connection:
+    """A connection to an existing cache file (never creates one)."""
+    conn = sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=rw",
+        uri=True,
+        timeout=_BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,
+    )
+    conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def cache_report(cache_dir) -> dict:
+    """What an embedding cache folder holds: files, size on disk, entries per namespace.
+
+    Parameters
+    ----------
+    cache_dir : str or Path
+        The cache folder (see :func:`default_cache_dir`).
+
+    Returns
+    -------
+    report : dict
+        ``path`` (the database file), ``exists``, ``size_bytes`` (database, write-ahead
+        log and shared-memory files together), ``files`` (role -> bytes), ``n_entries``,
+        ``namespaces`` (one dict per namespace, largest first: ``namespace``, ``dim``,
+        ``n_entries``, ``vector_bytes`` and the settings stored with it, such as
+        ``model_path``, ``model_fingerprint``, ``backend``, the templates) and
+        ``unused_files`` (path -> bytes: older schemas, files moved aside as unreadable).
+
+    Raises
+    ------
+    ValueError
+        If the database file exists but is not a readable embedding cache.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     with EmbeddingCache(d, "ns", {"model_path": "/m"}) as cache:
+    ...         cache.put([b"k"], np.ones((1, 4), dtype=np.float32))
+    ...     report = cache_report(d)
+    >>> report["n_entries"], report["namespaces"][0]["model_path"]
+    (1, '/m')
+    """
+    cache_dir = Path(cache_dir)
+    path = cache_dir / CACHE_FILENAME
+    files = _live_files(cache_dir)
+    report = {
+        "path": str(path),
+        "exists": path.is_file(),
+        "size_bytes": sum(files.values()),
+        "files": files,
+        "n_entries": 0,
+        "namespaces": [],
+        "unused_files": _unused_files(cache_dir),
+    }
+    if not report["exists"]:
+        return report
+    try:
+        conn = _connect_existing(path)
+        try:
+            described = conn.execute(
+                "SELECT id, namespace, dim, description FROM namespaces"
+            ).fetchall()
+            counts = {
+                namespace_id: (n, size)
+                for namespace_id, n, size in conn.execute(
+                    "SELECT namespace_id, COUNT(*), SUM(LENGTH(vector)) FROM embeddings "
+                    "GROUP BY namespace_id"
+                )
+            }
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise ValueError(f"{path} is not a readable embedding cache ({exc}).") from None
+    for namespace_id, namespace, dim, description in described:
+        try:
+            settings = json.loads(description)
+        except ValueError:
+            settings = None
+        n, size = counts.get(namespace_id, (0, 0))
+        report["namespaces"].append(
+            {
+                **(settings if isinstance(settings, dict) else {}),
+                "namespace": namespace,
+                "dim": int(dim),
+                "n_entries": int(n),
+                "vector_bytes": int(size or 0),
+            }
+        )
+    report["namespaces"].sort(key=lambda entry: -entry["n_entries"])
+    report["n_entries"] = sum(entry["n_entries"] for entry in report["namespaces"])
+    return report
+
+
+def clear_cache(cache_dir, namespaces=None) -> int:
+    """Delete entries of an embedding cache and give the space back to the file system.
+
+    Safe while other processes use the cache: the rows go in one transaction, then
+    ``VACUUM`` shrinks the file (skipped, the space kept for reuse, when another process
+    holds the database past the busy timeout).
+
+    Parameters
+    ----------
+    cache_dir : str or Path
+        The cache folder.
+    namespaces : sequence of str or None, default=None
+        The namespaces to delete (from :func:`cache_report`); None deletes every entry and
+        the files this version does not use (older schemas, files moved aside).
+
+    Returns
+    -------
+    n_deleted : int
+        Entries deleted.
+
+    Raises
+    ------
+    ValueError
+        If the database file exists but is not a readable embedding cache.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     with EmbeddingCache(d, "ns", {}) as cache:
+    ...         cache.put([b"a", b"b"], np.ones((2, 4), dtype=np.float32))
+    ...     n_deleted = clear_cache(d)
+    ...     n_left = cache_report(d)["n_entries"]
+    >>> n_deleted, n_left
+    (2, 0)
+    """
+    cache_dir = Path(cache_dir)
+    path = cache_dir / CACHE_FILENAME
+    n_deleted = 0
+    if namespaces is not None:
+        namespaces = list(namespaces)
+        if not namespaces:
+            return 0
+    if path.is_file():
+        try:
+            n_deleted = _delete_namespaces(path, namespaces)
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{path} is not a readable embedding cache ({exc}).") from None
+    if namespaces is None:
+        for file in _unused_files(cache_dir):
+            Path(file).unlink(missing_ok=True)
+    return n_deleted
+
+
+def _delete_namespaces(path: Path, namespaces) -> int:
+    chosen, params = "SELECT id FROM namespaces", ()
+    if namespaces is not None:
+        chosen += f" WHERE namespace IN ({','.join('?' * len(namespaces))})"
+        params = tuple(namespaces)
+    conn = _connect_existing(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            n_deleted = conn.execute(
+                f"DELETE FROM embeddings WHERE namespace_id IN ({chosen})", params
+            ).rowcount
+            conn.execute(f"DELETE FROM namespaces WHERE id IN ({chosen})", params)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        with contextlib.suppress(sqlite3.OperationalError):  # busy: the pages stay for reuse
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    return max(n_deleted, 0)

@@ -2,7 +2,8 @@
 
 A model input is a template filled with a prompt and (for the response blocks) one
 response. The templates hold the placeholders ``{prompt}`` and ``{response}`` literally;
-any other text, braces included, is copied as it is.
+any other text, braces included, is copied as it is. A response template may leave the
+prompt out (``"{response}"``: the response alone).
 
 When an input is longer than the model's window, tokens are removed, never characters:
 
@@ -23,7 +24,11 @@ RESPONSE_FIELD = "{response}"
 
 
 def validate_template(template, *, needs_response: bool, name: str) -> None:
-    """Check that a template holds the placeholders it needs, exactly once each.
+    """Check that a template holds the placeholders it needs, at most once each.
+
+    A response template (``needs_response=True``) holds ``{response}`` once and
+    ``{prompt}`` at most once (without it the block embeds the response alone); a prompt
+    template holds ``{prompt}`` once and no ``{response}``.
 
     Parameters
     ----------
@@ -42,17 +47,21 @@ def validate_template(template, *, needs_response: bool, name: str) -> None:
     Examples
     --------
     >>> validate_template("Q: {prompt}", needs_response=False, name="prompt_template")
+    >>> validate_template("{response}", needs_response=True, name="pair_template")
     """
     if not isinstance(template, str):
         raise ValueError(f"{name} must be a str, got {type(template).__name__}.")
     n_prompt = template.count(PROMPT_FIELD)
     n_response = template.count(RESPONSE_FIELD)
-    wanted = f"'{PROMPT_FIELD}' once" + (f" and '{RESPONSE_FIELD}' once" if needs_response else "")
-    if n_prompt != 1 or n_response != int(needs_response):
+    if needs_response and (n_response != 1 or n_prompt > 1):
         raise ValueError(
-            f"{name} must contain {wanted}"
-            + ("" if needs_response else f" and no '{RESPONSE_FIELD}'")
-            + f"; got {template!r}."
+            f"{name} must contain '{RESPONSE_FIELD}' once and '{PROMPT_FIELD}' at most once; "
+            f"got {template!r}."
+        )
+    if not needs_response and (n_prompt != 1 or n_response):
+        raise ValueError(
+            f"{name} must contain '{PROMPT_FIELD}' once and no '{RESPONSE_FIELD}'; "
+            f"got {template!r}."
         )
 
 
@@ -62,9 +71,10 @@ def fill_template(template: str, prompt: str, response: str | None = None):
     Parameters
     ----------
     template : str
-        Holds ``{prompt}`` once, and ``{response}`` once when ``response`` is given.
-    prompt : str
-        The prompt text.
+        Holds ``{response}`` once when ``response`` is given, and ``{prompt}`` once
+        (a response template may leave it out).
+    prompt : str or None
+        The prompt text (None, or anything, when the template has no ``{prompt}``).
     response : str or None, default=None
         The response text; None for the prompt-alone template.
 
@@ -72,8 +82,9 @@ def fill_template(template: str, prompt: str, response: str | None = None):
     -------
     text : str
         The filled template.
-    prompt_span : tuple of int
-        ``(start, end)`` character positions of the prompt in ``text``.
+    prompt_span : tuple of int or None
+        ``(start, end)`` character positions of the prompt in ``text``, or None when the
+        template has no ``{prompt}``.
     response_span : tuple of int or None
         ``(start, end)`` of the response, or None.
 
@@ -81,8 +92,12 @@ def fill_template(template: str, prompt: str, response: str | None = None):
     --------
     >>> fill_template("{prompt}\\n\\nResponse: {response}", "Hi?", "Hello.")
     ('Hi?\\n\\nResponse: Hello.', (0, 3), (15, 21))
+    >>> fill_template("Answer: {response}", "Hi?", "Hello.")
+    ('Answer: Hello.', None, (8, 14))
     """
-    fields = [(template.index(PROMPT_FIELD), PROMPT_FIELD, prompt)]
+    fields = []
+    if PROMPT_FIELD in template:
+        fields.append((template.index(PROMPT_FIELD), PROMPT_FIELD, prompt))
     if response is not None:
         fields.append((template.index(RESPONSE_FIELD), RESPONSE_FIELD, response))
     fields.sort()
@@ -96,7 +111,7 @@ def fill_template(template: str, prompt: str, response: str | None = None):
         length += len(value)
         cursor = position + len(field)
     parts.append(template[cursor:])
-    return "".join(parts), spans[PROMPT_FIELD], spans.get(RESPONSE_FIELD)
+    return "".join(parts), spans.get(PROMPT_FIELD), spans.get(RESPONSE_FIELD)
 
 
 def split_token_roles(offsets, special_tokens_mask, prompt_span, response_span):
@@ -111,8 +126,8 @@ def split_token_roles(offsets, special_tokens_mask, prompt_span, response_span):
         Character span of each token (a fast tokenizer's ``offset_mapping``).
     special_tokens_mask : sequence of int
         1 for special tokens.
-    prompt_span : (int, int)
-        Character span of the prompt.
+    prompt_span : (int, int) or None
+        Character span of the prompt, or None (a template without the prompt).
     response_span : (int, int) or None
         Character span of the response, or None.
 
@@ -131,7 +146,7 @@ def split_token_roles(offsets, special_tokens_mask, prompt_span, response_span):
     for index, ((start, end), special) in enumerate(zip(offsets, special_tokens_mask, strict=True)):
         if special or end <= start:
             continue
-        if prompt_span[0] <= start and end <= prompt_span[1]:
+        if prompt_span is not None and prompt_span[0] <= start and end <= prompt_span[1]:
             in_prompt.append(index)
         elif response_span is not None and response_span[0] <= start and end <= response_span[1]:
             in_response.append(index)
@@ -158,8 +173,8 @@ def truncate_tokens(
         ``offset_mapping``).
     special_tokens_mask : sequence of int, length n
         1 for special tokens (always kept).
-    prompt_span : (int, int)
-        Character span of the prompt in the filled text.
+    prompt_span : (int, int) or None
+        Character span of the prompt in the filled text, or None when it has no prompt.
     response_span : (int, int) or None
         Character span of the response, or None for the prompt-alone input.
     max_length : int

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from skbalpm._cache_cli import add_cache_arguments, run_cache_command
 from skbalpm.benchmark._cli import add_benchmark_arguments, run_benchmark_command
 
 
@@ -35,6 +36,13 @@ def build_parser():
         "options it runs the built-in synthetic task. Interrupted runs resume.",
     )
     add_benchmark_arguments(benchmark)
+    cache = commands.add_parser(
+        "cache",
+        help="inspect or clear the embedding cache (info, clear)",
+        description="The embedding cache on disk: 'info' shows where it is, its size, "
+        "its entries and the models in it; 'clear' deletes entries.",
+    )
+    add_cache_arguments(cache)
     return parser
 
 
@@ -62,4 +70,6 @@ def main(argv=None):
     if args.command is None:
         parser.print_usage()
         return 2
+    if args.command == "cache":
+        return run_cache_command(args)
     return run_benchmark_command(args)

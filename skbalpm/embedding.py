@@ -48,10 +48,14 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
         ``...ForCausalLM`` / ``...LMHeadModel`` architecture in ``config.json`` a causal LM
         (last-token pooling of the final hidden layer).
     pair_template : str, default="{prompt}\\n\\nResponse: {response}"
-        Text fed to the model for a response, holding ``{prompt}`` and ``{response}`` once
-        each (other braces are literal). In the style of the paper's
+        Text fed to the model for a response, holding ``{response}`` once and ``{prompt}``
+        at most once (other braces are literal). In the style of the paper's
         "Post: ...\\nSummary: ..." inputs; write e.g. ``"Post: {prompt}\\nSummary:
-        {response}"`` for TL;DR.
+        {response}"`` for TL;DR. Without ``{prompt}`` (e.g. ``"{response}"``) the two
+        response blocks embed the responses alone, ``phi(a) | phi(b) | phi(prompt)``:
+        useful where a long prompt drowns the response (the two blocks of a pair then
+        differ more), while the prompt block stays for BAL-PM; the same response under
+        two prompts is then one model input.
     prompt_template : str, default="{prompt}"
         Text fed to the model for the prompt block, holding ``{prompt}`` once.
     max_length : int or None, default=None
@@ -79,7 +83,8 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
     trust_remote_code : bool, default=False
         Allow models whose folder ships Python code. Off unless you trust the source.
     verbose : int, default=0
-        Show a tqdm progress bar over batches when > 0.
+        Show a tqdm progress bar over batches when > 0; at 0 the model loads without the
+        libraries' loading bars too.
 
     Attributes
     ----------
@@ -90,7 +95,11 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
     embedding_dim_ : int
         Width d of one block; the output has 3 * d columns.
     model_fingerprint_ : str
-        Hash of the model files, part of every cache key.
+        Hash of the model files at ``fit`` (every file hashed in full), part of every
+        cache key.
+        ``transform`` checks the files again (one ``stat`` per file; a changed file is
+        read once) and embeds with them as they are then: a model fine-tuned or re-saved
+        in place gets new cache entries and is reloaded, never served the old vectors.
 
     See Also
     --------
@@ -98,11 +107,13 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    The cache key of an input is (model fingerprint, backend and pooling, templates,
-    ``max_length``, ``normalize``, dtype, and the exact prompt, response and partner
-    response texts -- the partner matters when a response alone overflows the window, as
-    the kept tokens then depend on where the two responses differ). The cache is safe
-    for several processes on one local file system and never serves a torn entry.
+    The cache key of an input is (model fingerprint, backend and pooling, the versions of
+    the libraries that run it, templates, ``max_length``, ``normalize``, dtype, and the
+    exact prompt, response and partner response texts -- the partner matters when a
+    response alone overflows the window, as the kept tokens then depend on where the two
+    responses differ). The cache is safe for several processes on one local file system
+    and never serves a torn entry. ``skbalpm cache info`` shows where it is, its size and
+    the models in it; ``skbalpm cache clear`` empties it.
     Pickling or cloning the embedder never copies the model weights; a fully cached
     transform does not load the model at all.
 
@@ -183,7 +194,7 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
         self.model_fingerprint_ = backends.model_fingerprint(self.model_path_)
         dim = backends.read_embedding_dim(self.model_path_, self.backend_)
         if dim is None:  # the config files do not say: one forward pass does
-            dim = self._get_backend().embed([[0]]).shape[1]
+            dim = self._get_backend(self.model_fingerprint_).embed([[0]]).shape[1]
         self.embedding_dim_ = int(dim)
         return self
 
@@ -208,11 +219,12 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "embedding_dim_")
         triples = as_raw_triples(X)
-        specs, index_N3 = _distinct_inputs(triples)
+        specs, index_N3 = _distinct_inputs(triples, prompt_in_pair="{prompt}" in self.pair_template)
         keys = [text_key(*spec) for spec in specs]
         vectors = np.empty((len(specs), self.embedding_dim_), dtype=np.float32)
         found = np.zeros(len(specs), dtype=bool)
-        cache = self._open_cache()
+        fingerprint = self._current_fingerprint()
+        cache = self._open_cache(fingerprint)
         with cache if cache is not None else contextlib.nullcontext():
             if cache is not None and cache.enabled:
                 hits = cache.get(keys)
@@ -223,7 +235,7 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
                         found[i] = True
             missing = np.flatnonzero(~found)
             if missing.size:
-                computed = self._embed([specs[i] for i in missing])
+                computed = self._embed([specs[i] for i in missing], fingerprint)
                 vectors[missing] = computed
                 if cache is not None and cache.enabled:
                     cache.put([keys[i] for i in missing], computed)
@@ -265,6 +277,7 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_loaded_backend", None)  # weights are reloaded lazily, never pickled
+        state.pop("_loaded_fingerprint", None)
         return state
 
     # -- internals ----------------------------------------------------------------------
@@ -285,11 +298,22 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
                 f"cache_dir must be 'auto', a folder or None, got {type(self.cache_dir).__name__}."
             )
 
-    def _settings(self) -> dict:
+    def _current_fingerprint(self) -> str:
+        """The model files' identity now (memoised: a stat per file, changed files re-read).
+
+        A folder that has gone since ``fit`` keeps the fit-time identity: its cached
+        vectors are still those of the files that were there.
+        """
+        if not self.model_path_.is_dir():
+            return self.model_fingerprint_
+        return backends.model_fingerprint(self.model_path_)
+
+    def _settings(self, fingerprint) -> dict:
         """Everything besides the text that changes an embedding (the cache namespace)."""
         device = backends.resolve_device(self.device)
         return {
-            "model_fingerprint": self.model_fingerprint_,
+            "model_fingerprint": fingerprint,
+            "libraries": backends.library_versions(self.backend_),
             "backend": self.backend_,
             "pooling": "last-token" if self.backend_ == "causal-lm" else "st-modules",
             "pair_template": self.pair_template,
@@ -300,38 +324,46 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
             "format": 1,
         }
 
-    def _open_cache(self) -> EmbeddingCache | None:
+    def _open_cache(self, fingerprint) -> EmbeddingCache | None:
         if self.cache_dir is None:
             return None
         folder = default_cache_dir() if self.cache_dir == "auto" else Path(self.cache_dir)
-        settings = self._settings()
+        settings = self._settings(fingerprint)
         description = {**settings, "model_path": str(self.model_path_)}
         return EmbeddingCache(folder, namespace_key(settings), description)
 
-    def _get_backend(self):
-        """The loaded model, loaded on first use only (a fully cached call never gets here)."""
+    def _get_backend(self, fingerprint):
+        """The loaded model, loaded on first use only (a fully cached call never gets here).
+
+        A model whose files changed since it was loaded (``fingerprint``, their identity
+        now, differs) is loaded again.
+        """
         loaded = getattr(self, "_loaded_backend", None)
+        if loaded is not None and fingerprint != getattr(self, "_loaded_fingerprint", None):
+            loaded = None
         if loaded is None:
             device = backends.resolve_device(self.device)
-            loaded = backends.load_backend(
-                self.model_path_,
-                self.backend_,
-                device,
-                backends.resolve_dtype(self.dtype, self.backend_, device),
-                self.trust_remote_code,
-                self.max_length,
-            )
+            with backends.quiet_model_loading(enabled=not self.verbose):
+                loaded = backends.load_backend(
+                    self.model_path_,
+                    self.backend_,
+                    device,
+                    backends.resolve_dtype(self.dtype, self.backend_, device),
+                    self.trust_remote_code,
+                    self.max_length,
+                )
             if not getattr(loaded.tokenizer, "is_fast", False):
                 raise ValueError(
                     f"The model in {self.model_path_} has no fast (Rust) tokenizer; the "
                     "embedder needs its character offsets to truncate prompts on token ids."
                 )
             self._loaded_backend = loaded
+            self._loaded_fingerprint = fingerprint
         return loaded
 
-    def _embed(self, specs) -> np.ndarray:
+    def _embed(self, specs, fingerprint) -> np.ndarray:
         """Tokenize, truncate, sort by length, batch and run the model -> (n, d) float32."""
-        backend = self._get_backend()
+        backend = self._get_backend(fingerprint)
         # inputs that end up as the same token ids (e.g. one response with two partners,
         # neither overflowing) reach the model once
         unique_ids: dict[tuple, int] = {}
@@ -422,14 +454,22 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
         return encoded
 
 
-def _distinct_inputs(triples):
+def _distinct_inputs(triples, prompt_in_pair=True):
     """Distinct model inputs of a batch and, per row, which input fills each block.
+
+    Parameters
+    ----------
+    triples : ndarray of shape (n, 3)
+        Raw (prompt, response_a, response_b) rows.
+    prompt_in_pair : bool, default=True
+        Whether the pair template holds the prompt; when it does not, a pair input does
+        not depend on the prompt and its spec holds None in its place.
 
     Returns
     -------
     specs : list of tuple
-        ``("pair", prompt, response, partner)`` (partner: the pair's other response, None
-        when both are equal) or ``("prompt", prompt, None, None)``.
+        ``("pair", prompt or None, response, partner)`` (partner: the pair's other
+        response, None when both are equal) or ``("prompt", prompt, None, None)``.
     index_N3 : ndarray of int, shape (n, 3)
         Position in ``specs`` of the a, b and prompt input of every row.
     """
@@ -439,10 +479,11 @@ def _distinct_inputs(triples):
         # The partner is part of an input's identity: truncation of an overlong response
         # depends on where it differs from its partner.
         equal = response_a == response_b
+        pair_prompt = prompt if prompt_in_pair else None
         for column, spec in enumerate(
             (
-                ("pair", prompt, response_a, None if equal else response_b),
-                ("pair", prompt, response_b, None if equal else response_a),
+                ("pair", pair_prompt, response_a, None if equal else response_b),
+                ("pair", pair_prompt, response_b, None if equal else response_a),
                 ("prompt", prompt, None, None),
             )
         ):

@@ -237,7 +237,7 @@ def test_positions_to_swap_are_half_distinct_and_seeded():
     [
         (
             [{"prompt": "p", "response_a": "a", "response_b": "b", "label": 2}],
-            r"line 1: the label should be 0 or 1",
+            r"line 1: label 2 is not one of the label map.s values",
         ),
         (
             [{"prompt": "p", "response_a": "a", "response_b": None, "label": 0}],
@@ -273,9 +273,9 @@ def test_generic_csv_rows_wider_than_the_header_are_an_error(tmp_path):
         (
             "latin1.csv",
             b"prompt,response_a,response_b,label\ncaf\xe9,a,b,0\n",
-            r"latin1\.csv: not UTF-8",
+            r"latin1\.csv, line 2: not UTF-8",
         ),
-        ("latin1.jsonl", b'{"prompt": "caf\xe9"}\n', r"latin1\.jsonl: not UTF-8"),
+        ("latin1.jsonl", b'{"prompt": "caf\xe9"}\n', r"latin1\.jsonl, line 1: not UTF-8"),
         ("fake.jsonl.gz", b"plain text", r"fake\.jsonl\.gz: not a valid gzip file"),
     ],
 )
@@ -289,7 +289,7 @@ def test_unreadable_files_are_errors_that_name_the_file(tmp_path, name, content,
 def test_unreadable_json_files_name_the_file(tmp_path):
     path = tmp_path / "latin1.json"
     path.write_bytes(b'[{"input": "caf\xe9"}]')
-    with pytest.raises(MalformedRecordError, match=r"latin1\.json: not UTF-8"):
+    with pytest.raises(MalformedRecordError, match=r"latin1\.json, line 1: not UTF-8"):
         load_llmbar(path)
     path = tmp_path / "fake.jsonl.gz"
     path.write_bytes(b"plain text")
@@ -453,3 +453,61 @@ def test_synthetic_text_mode():
 def test_synthetic_bad_params(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_synthetic_preferences(**kwargs)
+
+
+# ---------------------------------------------------------------- found by the fuzz suite
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('{"prompt": ' + "[" * 50_000 + "]" * 50_000 + "}\n", r"t\.jsonl, line 1: JSON nested"),
+        ('{"label": ' + "9" * 5000 + "}\n", r"t\.jsonl, line 1: not usable JSON"),
+        (
+            '{"prompt": "a \\ud800", "response_a": "x", "response_b": "y", "label": 0}\n',
+            r"t\.jsonl, line 1: field 'prompt' is not valid Unicode",
+        ),
+    ],
+)
+def test_json_that_python_cannot_take_is_a_record_error(tmp_path, text, match):
+    path = tmp_path / "t.jsonl"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(MalformedRecordError, match=match):
+        load_preference_file(path)
+
+
+def test_json_lists_name_the_record_of_an_error(tmp_path):
+    path = tmp_path / "l.json"
+    good = {"input": "q", "output_1": "a", "output_2": "b", "label": 1}
+    path.write_text("[\n" + json.dumps(good) + ",\n" + '{"input": "q", "output_1": 9' + "9" * 5000)
+    with pytest.raises(MalformedRecordError, match=r"l\.json, record 1 \(line 3\): not usable"):
+        load_llmbar(path)
+    path.write_text(json.dumps([good, good]) + "]")
+    with pytest.raises(MalformedRecordError, match=r"l\.json: not valid JSON.*extra data"):
+        load_llmbar(path)
+    path.write_text(json.dumps([good]).replace("]", ",]"))
+    with pytest.raises(MalformedRecordError, match=r"l\.json, record 1 \(line 1\)"):
+        load_llmbar(path)
+
+
+def test_a_utf8_byte_order_mark_is_dropped(tmp_path):
+    record = {"prompt": "p", "response_a": "a", "response_b": "b", "label": 1}
+    for name, text in (("t.jsonl", json.dumps(record) + "\n"), ("t.json", json.dumps([record]))):
+        path = tmp_path / name
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        assert load_preference_file(path).X.tolist() == [["p", "a", "b"]]
+    path = tmp_path / "hh.jsonl.gz"
+    _write_jsonl(path, [], gz=True)
+    path.write_bytes(
+        gzip.compress(
+            b"\xef\xbb\xbf"
+            + json.dumps({"chosen": f"{H} q{A} a", "rejected": f"{H} q{A} b"}).encode()
+        )
+    )
+    assert load_hh_rlhf(path).n_records == 1
+
+
+@pytest.mark.parametrize("content", [b"", b"PAR1 not really", b"{}"])
+def test_a_broken_parquet_file_is_an_error_naming_it(tmp_path, content):
+    path = tmp_path / "t.parquet"
+    path.write_bytes(content)
+    with pytest.raises(MalformedRecordError, match=r"t\.parquet: not a Parquet file"):
+        load_preference_file(path)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import pickle
 import sqlite3
 import subprocess
@@ -37,6 +36,7 @@ from skbalpm._embedding_text import (
     validate_template,
 )
 from skbalpm.datasets import load_hh_rlhf
+from skbalpm.embedding import DEFAULT_PAIR_TEMPLATE
 
 DIM = 384  # width of the default model, which fit() reads from its config files
 
@@ -139,7 +139,7 @@ def test_fill_template_spans_by_hand():
     ("template", "needs_response"),
     [
         ("{prompt}", True),
-        ("{response}", True),
+        ("{prompt}{response}{response}", True),
         ("{prompt}{prompt}{response}", True),
         ("{prompt} {response}", False),
         (3, False),
@@ -148,6 +148,16 @@ def test_fill_template_spans_by_hand():
 def test_validate_template_rejects(template, needs_response):
     with pytest.raises(ValueError, match="must"):
         validate_template(template, needs_response=needs_response, name="t")
+
+
+@pytest.mark.parametrize("template", ["{response}", "Answer: {response}", "{response} <- {prompt}"])
+def test_validate_template_accepts_a_response_template_without_the_prompt(template):
+    validate_template(template, needs_response=True, name="pair_template")
+
+
+def test_fill_template_without_the_prompt():
+    assert fill_template("A: {response}", "ignored", "xyz") == ("A: xyz", None, (3, 6))
+    assert fill_template("{response}", None, "xyz") == ("xyz", None, (0, 3))
 
 
 def test_sort_order_ignores_input_order():
@@ -202,6 +212,16 @@ def test_truncation_moves_to_the_first_difference():
 def test_split_token_roles_by_hand():
     in_prompt, in_response = split_token_roles(_OFFSETS, _SPECIAL, _PROMPT, _RESPONSE)
     assert in_prompt == [1, 2, 3, 4] and in_response == [6, 7, 8, 9, 10, 11]
+
+
+def test_truncation_without_a_prompt_cuts_the_response_and_keeps_pairs_apart():
+    # [CLS] r0..r5 [SEP], no prompt in the template
+    ids = [100, 10, 11, 12, 13, 14, 15, 101]
+    offsets = [(0, 0)] + [(i, i + 1) for i in range(6)] + [(0, 0)]
+    special = [1, 0, 0, 0, 0, 0, 0, 1]
+    out = truncate_tokens(ids, offsets, special, None, (0, 6), 6, [10, 11, 12, 13, 14, 99])
+    assert out == [100, 10, 11, 15, 101]  # head r0 r1 + a window from the difference r5
+    assert truncate_tokens(ids, offsets, special, None, (0, 6), 6) == [100, 10, 11, 12, 13, 101]
 
 
 def test_truncation_rejects_a_window_without_room_for_text():
@@ -415,6 +435,39 @@ def test_swap_property_exact(fake_backend):
     np.testing.assert_array_equal(swapped, swap_response_blocks(features))
 
 
+def test_response_only_template_embeds_responses_alone(fake_backend, tmp_path):
+    rows = [
+        ("What is the capital of France?", "Paris.", "Lyon."),
+        ("Name a French city.", "Paris.", "Nice."),  # the same response under another prompt
+    ]
+    embedder = PreferencePairEmbedder(cache_dir=tmp_path, pair_template="{response}").fit(rows)
+    features = embedder.transform(rows)
+    X_a, X_b, X_p = split_feature_blocks(features)
+    np.testing.assert_array_equal(X_a[0], fake_vector(expected_ids("Paris.")))
+    np.testing.assert_array_equal(X_b[1], fake_vector(expected_ids("Nice.")))
+    np.testing.assert_array_equal(X_a[0], X_a[1])  # the prompt plays no part in a response block
+    np.testing.assert_array_equal(X_p[1], fake_vector(expected_ids(rows[1][0])))  # BAL-PM's
+    (backend,) = fake_backend
+    assert len(backend.inputs) == 3 + 2  # "Paris.", "Lyon.", "Nice." and the two prompts
+    swapped = embedder.transform(np.array(rows, dtype=object)[:, [0, 2, 1]])
+    np.testing.assert_array_equal(swapped, swap_response_blocks(features))
+    # one cache, two templates: each template's own vectors
+    with_prompt = PreferencePairEmbedder(cache_dir=tmp_path).fit(rows).transform(rows)
+    text, _, _ = fill_template(DEFAULT_PAIR_TEMPLATE, rows[0][0], "Paris.")
+    np.testing.assert_array_equal(with_prompt[0, :DIM], fake_vector(expected_ids(text)))
+    np.testing.assert_array_equal(embedder.transform(rows), features)  # served from the cache
+
+
+def test_response_only_template_keeps_long_responses_of_a_pair_apart(fake_backend):
+    shared = " ".join(["word"] * 40)
+    rows = [("Prompt?", f"{shared} yes", f"{shared} no")]
+    embedder = PreferencePairEmbedder(cache_dir=None, pair_template="{response}", max_length=12)
+    X_a, X_b, _ = split_feature_blocks(embedder.fit_transform(rows))
+    assert not np.array_equal(X_a, X_b)
+    (backend,) = fake_backend
+    assert all(len(ids) <= 12 for ids in backend.inputs)
+
+
 def test_normalize(fake_backend):
     features = PreferencePairEmbedder(cache_dir=None, normalize=True).fit_transform(PAIRS)
     norms = np.linalg.norm(features.reshape(-1, DIM), axis=1)
@@ -559,49 +612,6 @@ def test_unusable_cache_folder_falls_back(fake_backend, tmp_path):
     with pytest.warns(UserWarning, match="cache disabled"):
         features = embedder.transform(PAIRS)
     assert features.shape == (len(PAIRS), 3 * DIM)
-
-
-def _transform_in_child(cache_dir, rows, queue):
-    """Child process: fake model, shared cache folder."""
-    backends.load_backend = lambda *args: FakeBackend(256)
-    embedder = PreferencePairEmbedder(cache_dir=cache_dir, batch_size=4).fit(rows)
-    results = [embedder.transform(rows) for _ in range(3)]
-    queue.put([r.tobytes() for r in results])
-
-
-def _hh_like_rows(n, offset):
-    return [
-        (f"prompt {i % 17}", f"answer {i} A", f"answer {i} B") for i in range(offset, offset + n)
-    ]
-
-
-@pytest.mark.slow
-def test_two_processes_share_one_cache(fake_backend, monkeypatch, tmp_path):
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    rows_1, rows_2 = _hh_like_rows(300, 0), _hh_like_rows(300, 150)  # half overlap
-    children = [
-        context.Process(target=_transform_in_child, args=(tmp_path, rows, queue))
-        for rows in (rows_1, rows_2)
-    ]
-    for child in children:
-        child.start()
-    results = [queue.get(timeout=240) for _ in children]
-    for child in children:
-        child.join(timeout=60)
-        assert child.exitcode == 0
-    forbid_model_loading(monkeypatch)  # everything is in the cache now
-    for rows in (rows_1, rows_2):
-        cached = PreferencePairEmbedder(cache_dir=tmp_path).fit(rows).transform(rows)
-        expected = np.stack(
-            [np.concatenate([fake_vector(expected_ids(t)) for t in _texts(row)]) for row in rows]
-        )
-        np.testing.assert_array_equal(cached, expected)
-        assert any(cached.tobytes() == r for result in results for r in result)
-    with sqlite3.connect(tmp_path / CACHE_FILENAME) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        n_entries = conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
-    assert n_entries == 450 * 2 + 17
 
 
 def _texts(row):

@@ -10,7 +10,8 @@ On ``builder-inited`` this extension writes, under ``docs/generated/``:
   exact command), which ``run_label_efficiency.py`` writes, are shown when present; without
   ``command.txt`` the command is rebuilt from the configuration in ``results.json``.
   Without any folder the page says that the benchmarks have not been run yet.
-* ``cli_benchmark_help.txt``: ``skbalpm benchmark --help`` as the installed package prints it.
+* ``cli_benchmark_help.txt``: ``skbalpm benchmark --help`` as the installed package prints it;
+  ``cli_cache_help.txt``: ``skbalpm cache info --help`` and ``skbalpm cache clear --help``.
 
 Nothing here is hard-coded: the page always shows what the files hold.
 """
@@ -285,17 +286,31 @@ def write_benchmark_results(docs, out):
     out.write_text("\n".join(text) + "\n", encoding="utf-8")
 
 
-def write_cli_help(out):
+def _subcommand(parser, *names):
+    """The parser of ``prog NAME1 NAME2 ...``, formatted at a fixed width: the text must
+    not depend on the terminal of whoever builds the docs."""
     import argparse
 
+    for name in names:
+        subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = subparsers.choices[name]
+    parser.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=88)
+    return parser
+
+
+def write_cli_help(out):
     from skbalpm.cli import build_parser
 
-    parser = build_parser()
-    subparsers = next(a for a in parser._actions if a.dest == "command")
-    benchmark = subparsers.choices["benchmark"]
-    # a fixed width: the text must not depend on the terminal of whoever builds the docs
-    benchmark.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=88)
-    out.write_text(benchmark.format_help(), encoding="utf-8")
+    out.write_text(_subcommand(build_parser(), "benchmark").format_help(), encoding="utf-8")
+
+
+def write_cache_help(out):
+    from skbalpm.cli import build_parser
+
+    texts = [
+        _subcommand(build_parser(), "cache", action).format_help() for action in ("info", "clear")
+    ]
+    out.write_text("\n".join(texts), encoding="utf-8")
 
 
 def _on_builder_inited(app):
@@ -304,6 +319,7 @@ def _on_builder_inited(app):
     generated.mkdir(exist_ok=True)
     write_benchmark_results(docs, generated / "benchmark_results.rst.inc")
     write_cli_help(generated / "cli_benchmark_help.txt")
+    write_cache_help(generated / "cli_cache_help.txt")
 
 
 def _skip_foreign_members(app, what, name, obj, skip, options):

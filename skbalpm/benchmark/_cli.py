@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,91 @@ DATA_FORMATS = (
     "csv",
     "parquet",
 )
+COLUMN_KEYS = ("prompt", "response_a", "response_b", "label", "group", "chosen", "rejected")
+"""The columns ``--columns`` can name (the generic loader's ``<key>_column`` parameters)."""
+
+
+def _assignments(text: str, keys, option: str) -> dict:
+    """``"k1=v1,k2=v2"`` -> ``{k1: v1, k2: v2}``, keys from ``keys``, each at most once."""
+    out = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not value.strip():
+            raise argparse.ArgumentTypeError(
+                f"expected KEY=VALUE pairs separated by commas, got {item!r} in {text!r}."
+            )
+        if key not in keys:
+            raise argparse.ArgumentTypeError(
+                f"unknown key {key!r}; {option} takes {', '.join(keys)}."
+            )
+        if key in out:
+            raise argparse.ArgumentTypeError(f"{key!r} given twice in {text!r}.")
+        out[key] = value.strip()
+    return out
+
+
+def parse_columns(text: str) -> dict:
+    """Parse ``--columns``: which columns of a generic table hold what.
+
+    Parameters
+    ----------
+    text : str
+        ``KEY=COLUMN`` pairs separated by commas, keys from :data:`COLUMN_KEYS`; spaces
+        around names are dropped, inside them kept.
+
+    Returns
+    -------
+    columns : dict
+        Key -> column name.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        On a malformed item, an unknown or repeated key.
+
+    Examples
+    --------
+    >>> parse_columns("response_a=response 1, response_b=response 2")
+    {'response_a': 'response 1', 'response_b': 'response 2'}
+    """
+    return _assignments(text, COLUMN_KEYS, "--columns")
+
+
+def parse_label_map(text: str) -> dict:
+    """Parse ``--label-map``: which label values mean a preferred, b preferred, a tie.
+
+    Parameters
+    ----------
+    text : str
+        ``a=VALUES,b=VALUES[,tie=VALUES]``, several values of one meaning joined by ``|``.
+
+    Returns
+    -------
+    label_map : dict
+        ``{"a": [...], "b": [...], "tie": [...]}`` of strings; numbers match by value
+        (``"1"`` matches 1 and 1.0 in the file).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        On a malformed item, an unknown or repeated key, a missing ``a`` or ``b``, or one
+        value given two meanings.
+
+    Examples
+    --------
+    >>> parse_label_map("a=0,b=1,tie=2|tie")
+    {'a': ['0'], 'b': ['1'], 'tie': ['2', 'tie']}
+    """
+    from skbalpm.datasets._labels import LABEL_MEANINGS, check_label_map
+
+    pairs = _assignments(text, LABEL_MEANINGS, "--label-map")
+    label_map = {key: [v.strip() for v in value.split("|")] for key, value in pairs.items()}
+    try:
+        check_label_map(label_map)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return label_map
 
 
 def add_benchmark_arguments(parser):
@@ -46,6 +133,27 @@ def add_benchmark_arguments(parser):
         "(summarize-from-feedback comparisons: TL;DR, CNN/DM), pandalm, llmbar, or a "
         "generic table jsonl/csv/parquet (columns prompt, response_a, response_b, label "
         "or prompt, chosen, rejected). 'auto' looks at the first record (default: auto).",
+    )
+    data.add_argument(
+        "--columns",
+        type=parse_columns,
+        default=None,
+        metavar="KEY=COLUMN,...",
+        help="column names of generic tables (jsonl/csv/parquet, --dataset and "
+        f"--test-dataset alike), keys {', '.join(COLUMN_KEYS)}; e.g. --columns "
+        "'response_a=response 1,response_b=response 2,group=post_id' (default: prompt, "
+        "response_a, response_b, label, or prompt, chosen, rejected; rows grouped by "
+        "prompt). Names cannot hold ',' or '='.",
+    )
+    data.add_argument(
+        "--label-map",
+        type=parse_label_map,
+        default=None,
+        metavar="a=V,b=V[,tie=V]",
+        help="which values of a generic table's label column mean response_a preferred, "
+        "response_b preferred and a tie (several values joined by '|'); ties are skipped "
+        "and counted. E.g. --label-map 'a=0,b=1,tie=2' for a judge file whose 2 is a tie "
+        "(default: a=0,b=1,tie=0.5|tie).",
     )
     data.add_argument(
         "--test-dataset",
@@ -185,8 +293,20 @@ def add_benchmark_arguments(parser):
         help="run nothing: print the table and redraw the plots of the results in "
         "--output-dir (of an unfinished run: the seeds every strategy finished).",
     )
-    out.add_argument("--quiet", action="store_true", help="no progress bars.")
+    out.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars (the model-loading ones included) and only errors from "
+        "transformers and sentence-transformers.",
+    )
     return parser
+
+
+def _first_record(records, path: Path):
+    """The first record of a loader's ``(position, record)`` iterator."""
+    for _, record in records:
+        return record
+    raise ValueError(f"{path}: holds no records.")
 
 
 def _detect_format(path: Path) -> str:
@@ -197,7 +317,7 @@ def _detect_format(path: Path) -> str:
     if suffixes and suffixes[-1] in (".csv", ".parquet"):
         return suffixes[-1][1:]
     if suffixes and suffixes[-1] == ".json":
-        _, first = next(iter_json_list(path))
+        first = _first_record(iter_json_list(path), path)
         if isinstance(first, dict) and "annotator1" in first:
             return "pandalm"
         if isinstance(first, dict) and "output_1" in first:
@@ -205,7 +325,7 @@ def _detect_format(path: Path) -> str:
         if isinstance(first, dict) and "prompt" in first:
             return "jsonl"  # a list of generic records (the loader checks the columns)
         raise ValueError(f"Cannot tell the format of {path}; pass --format.")
-    _, first = next(iter_jsonl(path))
+    first = _first_record(iter_jsonl(path), path)
     if isinstance(first, dict) and {"info", "summaries"} <= set(first):
         return "summarize"
     if isinstance(first, dict) and {"chosen", "rejected"} <= set(first) and "prompt" not in first:
@@ -213,7 +333,7 @@ def _detect_format(path: Path) -> str:
     return "jsonl"
 
 
-def load_benchmark_data(paths, file_format="auto", **synthetic):
+def load_benchmark_data(paths, file_format="auto", *, columns=None, label_map=None, **synthetic):
     """Load the data set of a benchmark: 'synthetic' or preference files of one format.
 
     Parameters
@@ -224,6 +344,12 @@ def load_benchmark_data(paths, file_format="auto", **synthetic):
         paths (pooled).
     file_format : str, default="auto"
         One of :data:`DATA_FORMATS`.
+    columns : dict or None, default=None
+        Column names of generic tables (keys from :data:`COLUMN_KEYS`); with "auto", the
+        files are then read as generic tables, by extension.
+    label_map : dict or None, default=None
+        Label values of generic tables (see
+        :func:`~skbalpm.datasets.load_preference_file`).
     **synthetic
         ``n_samples``, ``n_features``, ``n_topics`` of the synthetic task.
 
@@ -245,6 +371,11 @@ def load_benchmark_data(paths, file_format="auto", **synthetic):
     if sample is not None:
         return datasets.load_sample_preferences(sample)
     paths = [Path(p) for p in paths]
+    generic_options = {f"{key}_column": name for key, name in (columns or {}).items()}
+    if label_map is not None:
+        generic_options["label_map"] = label_map
+    if generic_options and file_format == "auto":
+        return datasets.load_preference_file(paths, **generic_options)
     if file_format == "auto":
         found = {_detect_format(p) for p in paths}
         if len(found) > 1:
@@ -257,8 +388,30 @@ def load_benchmark_data(paths, file_format="auto", **synthetic):
         "llmbar": datasets.load_llmbar,
     }
     if file_format in loaders:
+        if generic_options:
+            raise ValueError(
+                f"--columns and --label-map apply to generic tables (--format jsonl, csv, "
+                f"parquet or auto), not to --format {file_format}."
+            )
         return loaders[file_format](paths)
-    return datasets.load_preference_file(paths, format=file_format)
+    return datasets.load_preference_file(paths, format=file_format, **generic_options)
+
+
+def _load_command_data(args, synthetic):
+    """The pool and the optional fixed test set of ``skbalpm benchmark``."""
+    table_options = {"columns": args.columns, "label_map": args.label_map}
+    if synthetic:
+        sizes = dict(
+            n_samples=args.synthetic_samples,
+            n_features=args.synthetic_features,
+            n_topics=args.synthetic_topics,
+        )
+        return load_benchmark_data(args.dataset, args.format, **sizes), None
+    data = load_benchmark_data(args.dataset, args.format, **table_options)
+    test = None
+    if args.test_dataset:
+        test = load_benchmark_data(args.test_dataset, args.test_format, **table_options)
+    return data, test
 
 
 def _sample_name(paths):
@@ -274,34 +427,36 @@ def _sample_name(paths):
 
 
 def run_benchmark_command(args):
-    """Run ``skbalpm benchmark`` with parsed arguments; return the exit status."""
-    from skbalpm.benchmark._experiment import run_benchmark
+    """Run ``skbalpm benchmark`` with parsed arguments; return the exit status.
 
+    A data set that cannot be read (a missing or malformed file, no usable pair) is
+    reported as one line naming the file and record, exit status 2, before anything is
+    written.
+    """
     if args.report_only:
         return report_saved_results(args)
     synthetic = args.dataset == ["synthetic"]
-    data = load_benchmark_data(
-        args.dataset,
-        args.format,
-        **(
-            dict(
-                n_samples=args.synthetic_samples,
-                n_features=args.synthetic_features,
-                n_topics=args.synthetic_topics,
-            )
-            if synthetic
-            else {}
-        ),
-    )
-    test = None
-    if args.test_dataset:
-        if synthetic:
-            print(
-                "--test-dataset needs preference files in --dataset: the synthetic task "
-                "comes as features and has its own held-out split (--test-fraction)."
-            )
-            return 2
-        test = load_benchmark_data(args.test_dataset, args.test_format)
+    if args.test_dataset and synthetic:
+        print(
+            "--test-dataset needs preference files in --dataset: the synthetic task "
+            "comes as features and has its own held-out split (--test-fraction)."
+        )
+        return 2
+    try:
+        data, test = _load_command_data(args, synthetic)
+    except (ValueError, OSError) as exc:  # MalformedRecordError is a ValueError
+        print(f"skbalpm benchmark: error: {exc}", file=sys.stderr)
+        return 2
+    from skbalpm._embedding_backends import quiet_model_loading
+
+    with quiet_model_loading(enabled=args.quiet and not synthetic, logs=True):
+        return _run_on_data(args, data, test, synthetic)
+
+
+def _run_on_data(args, data, test, synthetic):
+    """The benchmark proper, on loaded data; returns the exit status."""
+    from skbalpm.benchmark._experiment import run_benchmark
+
     name = args.name or _default_name(args.dataset, args.test_dataset)
     output_dir = Path(args.output_dir or Path("skbalpm-benchmark") / name)
     print(

@@ -4,7 +4,8 @@ Every loader returns an :class:`sklearn.utils.Bunch` with ``X`` (object array (n
 (prompt, response_a, response_b), or features for the synthetic feature mode), ``y``
 (int array: index of the preferred response, 0 = response_a), ``groups`` (post / article /
 prompt ids, or None), ``n_records`` (records read), ``n_skipped`` and ``skipped`` (reason
--> count; ``n_records == len(y) + n_skipped``), ``source`` and ``DESCR``.
+-> count; ``n_records == len(y) + n_skipped``; the file loaders also give ``n_ties``, the
+records skipped as ties), ``source`` and ``DESCR``.
 
 Documented skip reasons (:data:`SKIP_REASONS`): ``identical_responses``, ``tie``,
 ``no_shared_prompt``. Malformed records raise :class:`MalformedRecordError` naming the

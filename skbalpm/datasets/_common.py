@@ -6,6 +6,7 @@ import contextlib
 import gzip
 import hashlib
 import json
+import re
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -59,21 +60,42 @@ def as_paths(path) -> list[Path]:
 
 
 def open_text(path: Path):
-    """Open a text file, transparently decompressing ``.gz``."""
+    """Open a UTF-8 text file (a leading byte-order mark is dropped), transparently
+    decompressing ``.gz``."""
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+        return gzip.open(path, "rt", encoding="utf-8-sig")
+    return open(path, encoding="utf-8-sig")
+
+
+def first_undecodable_line(path: Path) -> int | None:
+    """Number of the first line of a (gzipped) file that is not UTF-8, or None.
+
+    Line by line is exact: the newline byte never occurs inside a UTF-8 sequence.
+    """
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            for lineno, line in enumerate(handle, start=1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    return lineno
+    except (OSError, EOFError, zlib.error):
+        return None
+    return None
 
 
 @contextlib.contextmanager
 def naming_unreadable(path: Path):
     """Re-raise a failure to decode ``path`` (not UTF-8, broken gzip) as a
-    :class:`MalformedRecordError` that names the file."""
+    :class:`MalformedRecordError` that names the file (and the line, for bad UTF-8)."""
     try:
         yield
     except UnicodeDecodeError as exc:
+        lineno = first_undecodable_line(path)
+        where = f"{path}, line {lineno}" if lineno is not None else str(path)
         raise MalformedRecordError(
-            f"{path}: not UTF-8 text ({exc.reason}); re-save the file as UTF-8."
+            f"{where}: not UTF-8 text ({exc.reason}); re-save the file as UTF-8."
         ) from None
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise MalformedRecordError(f"{path}: not a valid gzip file ({exc}).") from None
@@ -86,10 +108,25 @@ def iter_jsonl(path: Path) -> Iterator[tuple[str, object]]:
             if not line.strip():
                 continue
             position = f"{path}, line {lineno}"
-            try:
-                yield position, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise MalformedRecordError(f"{position}: not valid JSON ({exc.msg}).") from None
+            yield position, parse_json(line, position)
+
+
+def parse_json(text: str, position: str, *, whole_file: bool = False):
+    """``json.loads`` whose every failure is a :class:`MalformedRecordError` at ``position``.
+
+    Besides syntax errors: integers past Python's digit limit (a ``ValueError``) and
+    nesting deeper than the recursion limit (a ``RecursionError``). ``whole_file``: the
+    syntax error's line and column are named too.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}: " if whole_file else ""
+        raise MalformedRecordError(f"{position}: not valid JSON ({where}{exc.msg}).") from None
+    except RecursionError:
+        raise MalformedRecordError(f"{position}: JSON nested too deeply.") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise MalformedRecordError(f"{position}: not usable JSON ({exc}).") from None
 
 
 def holds_json_list(path: Path) -> bool:
@@ -102,21 +139,63 @@ def holds_json_list(path: Path) -> bool:
     return False
 
 
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
 def iter_json_list(path: Path) -> Iterator[tuple[str, object]]:
-    """Yield ``(position, record)`` for each element of a file holding one JSON list."""
+    """Yield ``(position, record)`` for each element of a file holding one JSON list.
+
+    The elements are decoded one by one, so that an error inside one (bad syntax, a
+    giant integer, too deep nesting) names its record index as well as its line.
+    """
     with naming_unreadable(path), open_text(path) as handle:
-        try:
-            records = json.load(handle)
-        except json.JSONDecodeError as exc:
-            raise MalformedRecordError(
-                f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})."
-            ) from None
-    if not isinstance(records, list):
+        text = handle.read()
+    start = _JSON_SPACE.match(text).end()
+    if not text.startswith("[", start):
+        whole = parse_json(text, str(path), whole_file=True)  # names any syntax error
         raise MalformedRecordError(
-            f"{path}: expected a JSON list of records, got a {type(records).__name__}."
+            f"{path}: expected a JSON list of records, got a {type(whole).__name__}."
         )
-    for index, record in enumerate(records):
-        yield f"{path}, record {index}", record
+    decoder = json.JSONDecoder()
+    at = _JSON_SPACE.match(text, start + 1).end()  # at the first record, or "]"
+    index = 0
+    while not (index == 0 and text.startswith("]", at)):
+        position = f"{path}, record {index}"
+        record, at = _decode_element(decoder, text, at, position)
+        yield position, record
+        at = _JSON_SPACE.match(text, at).end()
+        if text.startswith("]", at):
+            break
+        if not text.startswith(",", at):
+            raise MalformedRecordError(
+                f"{position}: not valid JSON (line {_line_of(text, at)}: expected ',' or ']' "
+                "after the record)."
+            )
+        at = _JSON_SPACE.match(text, at + 1).end()
+        index += 1
+    if _JSON_SPACE.match(text, at + 1).end() != len(text):
+        raise MalformedRecordError(
+            f"{path}: not valid JSON (line {_line_of(text, at + 1)}: extra data after the list)."
+        )
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _decode_element(decoder, text: str, at: int, position: str):
+    """One JSON value of ``text`` at offset ``at``: (value, offset after it)."""
+    where = f"{position} (line {_line_of(text, at)})"
+    try:
+        return decoder.raw_decode(text, at)
+    except json.JSONDecodeError as exc:
+        raise MalformedRecordError(
+            f"{where}: not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})."
+        ) from None
+    except RecursionError:
+        raise MalformedRecordError(f"{where}: JSON nested too deeply.") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise MalformedRecordError(f"{where}: not usable JSON ({exc}).") from None
 
 
 def require_fields(record, position: str, fields: Iterable[str], kind=str) -> list:
@@ -138,8 +217,24 @@ def require_fields(record, position: str, fields: Iterable[str], kind=str) -> li
                 f"{position}: field {field!r} should be {kind.__name__}, got "
                 f"{type(value).__name__} ({value!r:.60})."
             )
+        if kind is str:
+            check_unicode(value, position, field)
         values.append(value)
     return values
+
+
+def check_unicode(text: str, position: str, field: str) -> None:
+    """Refuse text that cannot be written as UTF-8: a lone surrogate (JSON ``"\\ud800"``),
+    which no tokenizer takes and no hash of the text can be made of."""
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MalformedRecordError(
+            f"{position}: field {field!r} is not valid Unicode text ({exc.reason} at "
+            f"character {exc.start})."
+        ) from None
 
 
 def stable_id(text: str) -> str:
@@ -218,6 +313,7 @@ class TripleCollector:
             n_records=self.n_records,
             n_skipped=int(sum(self.skipped.values())),
             skipped=dict(self.skipped),
+            n_ties=int(self.skipped.get("tie", 0)),
             source=[str(s) for s in sources],
             DESCR=descr,
             **extra,

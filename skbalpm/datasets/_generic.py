@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +10,7 @@ from skbalpm.datasets._common import (
     MalformedRecordError,
     TripleCollector,
     as_paths,
+    check_unicode,
     holds_json_list,
     iter_json_list,
     iter_jsonl,
@@ -20,9 +19,9 @@ from skbalpm.datasets._common import (
     same_response,
     stable_id,
 )
+from skbalpm.datasets._labels import check_label_map, describe_label_map, read_label
 
 FILE_FORMATS = ("auto", "jsonl", "csv", "parquet")
-_TIE_LABELS = {"tie", "0.5"}
 
 
 def _detect_format(path: Path) -> str:
@@ -52,7 +51,7 @@ def _iter_table(path: Path, file_format: str):
             except pd.errors.EmptyDataError:
                 raise MalformedRecordError(f"{path}: empty file (no header row).") from None
             except pd.errors.ParserError as exc:
-                raise MalformedRecordError(f"{path}: not valid CSV ({exc}).") from None
+                raise MalformedRecordError(f"{path}: not valid CSV ({str(exc).strip()}).") from None
         if not isinstance(frame.index, pd.RangeIndex):
             # pandas reads rows one field wider than the header as index + columns,
             # which would shift every text one column left.
@@ -63,50 +62,92 @@ def _iter_table(path: Path, file_format: str):
         for i, record in enumerate(frame.to_dict(orient="records")):
             yield f"{path}, data row {i + 1}", record
     elif file_format == "parquet":
-        frame = pd.read_parquet(path)
+        frame = _read_parquet(path)
         for i, record in enumerate(frame.to_dict(orient="records")):
             yield f"{path}, row {i}", record
     else:
         raise ValueError(f"format must be one of {FILE_FORMATS}, got {file_format!r}.")
 
 
-def parse_label(value, position: str):
-    """Read a 0/1 preference label; ``None`` for a tie.
+def _read_parquet(path: Path):
+    """``pandas.read_parquet``, its failures on a broken file named as the file's."""
+    import pandas as pd
+    from pyarrow import ArrowException  # pandas reads Parquet through pyarrow
+
+    try:
+        return pd.read_parquet(path)
+    except (ArrowException, ValueError, OSError) as exc:
+        raise MalformedRecordError(f"{path}: not a Parquet file pandas can read ({exc}).") from None
+
+
+def parse_label(value, position: str, label_map=None):
+    """Read a preference label: 0 (response_a preferred), 1 (response_b) or None (tie).
 
     Parameters
     ----------
     value : int, float or str
-        0 / 1 (also ``"0"``, ``"1"``, ``0.0``, ``1.0``); a tie is 0.5, ``"0.5"`` or
-        ``"tie"``.
+        With the default map: 0 / 1 (also ``"0"``, ``"1"``, ``0.0``, ``1.0``); a tie is
+        0.5, ``"0.5"`` or ``"tie"``.
     position : str
         Where the record is, for the error message.
+    label_map : dict or None, default=None
+        Which values mean a, b and tie (see :func:`load_preference_file`).
 
     Returns
     -------
     label : int or None
         0 (response_a preferred), 1 (response_b preferred) or None (tie).
 
+    Raises
+    ------
+    MalformedRecordError
+        If the value is not in the label map.
+
     Examples
     --------
     >>> parse_label("1", "x"), parse_label(0.0, "x"), parse_label("tie", "x")
     (1, 0, None)
+    >>> parse_label(2, "x", {"a": 0, "b": 1, "tie": 2}) is None
+    True
     """
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in _TIE_LABELS:
-            return None
-        if text in ("0", "1"):
-            return int(text)
-    elif isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
-        if not math.isnan(value):
-            if value == 0.5:
-                return None
-            if value in (0, 1):
-                return int(value)
+    return read_label(value, check_label_map(label_map), position, describe_label_map(label_map))
+
+
+def _layout(record: dict, columns: dict, position: str, label_map) -> str:
+    """``"labelled"`` or ``"chosen/rejected"``, from the columns of the first record."""
+    if columns["label"] in record and columns["response_a"] in record:
+        return "labelled"
+    if columns["chosen"] in record and columns["rejected"] in record:
+        if label_map is not None:
+            raise ValueError(
+                f"{position}: a label map was given, but the records hold the chosen/rejected "
+                f"columns {columns['chosen']!r}, {columns['rejected']!r} and no label column "
+                f"{columns['label']!r}."
+            )
+        return "chosen/rejected"
     raise MalformedRecordError(
-        f"{position}: the label should be 0 or 1 (index of the preferred response; 0.5 or "
-        f"'tie' for a tie), got {value!r}."
+        f"{position}: found neither the columns {columns['response_a']!r}, "
+        f"{columns['response_b']!r}, {columns['label']!r} nor "
+        f"{columns['chosen']!r}, {columns['rejected']!r} "
+        f"(columns present: {sorted(record)}). Pass the column names (on the command line: "
+        "--columns)."
     )
+
+
+def _group(record: dict, columns: dict, position: str) -> str:
+    """A record's group id: text or an integer, as text."""
+    column = columns["group"]
+    if column not in record:
+        raise MalformedRecordError(
+            f"{position}: missing group column {column!r} (columns present: {sorted(record)})."
+        )
+    value = record[column]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, int, np.integer)):
+        raise MalformedRecordError(
+            f"{position}: the group column {column!r} should hold text or an integer id, "
+            f"got {type(value).__name__} ({value!r:.60})."
+        )
+    return str(value)
 
 
 def _text(record: dict, column: str, position: str) -> str:
@@ -120,6 +161,7 @@ def _text(record: dict, column: str, position: str) -> str:
             f"{position}: column {column!r} should hold text, got {type(value).__name__} "
             f"({value!r:.60})."
         )
+    check_unicode(value, position, column)
     return value
 
 
@@ -134,14 +176,17 @@ def load_preference_file(
     chosen_column="chosen",
     rejected_column="rejected",
     group_column=None,
+    label_map=None,
     random_state=0,
 ):
     """Load preference pairs from JSON Lines, CSV or Parquet with configurable columns.
 
     Two layouts are read (chosen by the columns of the first record):
 
-    * ``prompt, response_a, response_b, label`` with ``label`` the index of the preferred
-      response (0 or 1; 0.5 or ``"tie"`` marks a tie, skipped as ``tie``);
+    * ``prompt, response_a, response_b, label``: by default ``label`` is the index of the
+      preferred response (0 or 1; 0.5 or ``"tie"`` marks a tie); ``label_map`` says
+      otherwise. Ties are skipped and counted (``skipped["tie"]``, ``n_ties``), never an
+      error;
     * ``prompt, chosen, rejected``: which response becomes ``response_a`` is randomised
       with ``random_state`` so that half the labels (rounded down) are 1.
 
@@ -159,7 +204,15 @@ def load_preference_file(
     chosen_column, rejected_column : str
         Column names of the chosen/rejected layout.
     group_column : str or None, default=None
-        Column holding group ids (e.g. post id); None groups rows by a hash of the prompt.
+        Column holding group ids (e.g. post id: text or integers); None groups rows by a
+        hash of the prompt.
+    label_map : dict or None, default=None
+        Which values of the label column mean response_a preferred (``"a"``), response_b
+        preferred (``"b"``) and a tie (``"tie"``, optional), each one value or a list:
+        e.g. ``{"a": 0, "b": 1, "tie": 2}`` for a judge file whose label 2 is a tie.
+        Numbers match by value (``1``, ``1.0`` and ``"1"`` are one label), text stripped
+        and case-insensitively. None: ``{"a": 0, "b": 1, "tie": [0.5, "tie"]}``. Only
+        for the labelled layout.
     random_state : int, RandomState instance or None, default=0
         Seed of the a/b assignment of the chosen/rejected layout.
 
@@ -167,13 +220,17 @@ def load_preference_file(
     -------
     data : Bunch
         ``X`` object array (n, 3); ``y`` int array; ``groups`` object array;
-        ``n_records``, ``n_skipped``, ``skipped``, ``source``, ``DESCR``.
+        ``n_records``, ``n_skipped``, ``skipped`` (reason -> count), ``n_ties``,
+        ``source``, ``DESCR``.
 
     Raises
     ------
     MalformedRecordError
-        A record lacks a column, holds non-text, or has a label other than 0/1/tie (the
-        message names the file and line / row).
+        A file is not valid JSON / CSV / Parquet / UTF-8, or a record lacks a column,
+        holds non-text, or has a label the label map does not know (the message names
+        the file and line / row). It is a ValueError.
+    ValueError
+        A bad parameter (format, label map), or no usable pair in the files.
 
     Examples
     --------
@@ -182,9 +239,21 @@ def load_preference_file(
     >>> _ = tmp.write_text("prompt,response_a,response_b,label\\nHi?,Hello,Go away,0\\n")
     >>> load_preference_file(tmp).y.tolist()
     [0]
+
+    A judge file whose columns are ``prompt, response 1, response 2, label`` with 2 for
+    a tie:
+
+    >>> _ = tmp.write_text("prompt,response 1,response 2,label\\n"
+    ...                    "Hi?,Hello,Go away,0\\nBye?,Bye!,No,2\\n")
+    >>> data = load_preference_file(tmp, response_a_column="response 1",
+    ...                             response_b_column="response 2",
+    ...                             label_map={"a": 0, "b": 1, "tie": 2})
+    >>> data.y.tolist(), data.n_ties
+    ([0], 1)
     """
     if format not in FILE_FORMATS:
         raise ValueError(f"format must be one of {FILE_FORMATS}, got {format!r}.")
+    check_label_map(label_map)  # a bad map fails before any file is read
     paths = as_paths(path)
     records = (
         pr
@@ -203,12 +272,14 @@ def load_preference_file(
             rejected=rejected_column,
             group=group_column,
         ),
+        label_map=label_map,
         random_state=random_state,
     )
 
 
-def preferences_from_records(records, *, sources, columns, random_state):
+def preferences_from_records(records, *, sources, columns, random_state, label_map=None):
     """Parse ``(position, record dict)`` rows into a Bunch (see :func:`load_preference_file`)."""
+    meanings, description = check_label_map(label_map), describe_label_map(label_map)
     collector = TripleCollector()
     layout = None
     rows_chosen_first = []  # chosen/rejected layout: rows to randomise after reading
@@ -219,23 +290,18 @@ def preferences_from_records(records, *, sources, columns, random_state):
                 f"{position}: expected an object / row, got {type(record).__name__}."
             )
         if layout is None:
-            if columns["label"] in record and columns["response_a"] in record:
-                layout = "labelled"
-            elif columns["chosen"] in record and columns["rejected"] in record:
-                layout = "chosen/rejected"
-            else:
-                raise MalformedRecordError(
-                    f"{position}: found neither the columns {columns['response_a']!r}, "
-                    f"{columns['response_b']!r}, {columns['label']!r} nor "
-                    f"{columns['chosen']!r}, {columns['rejected']!r} "
-                    f"(columns present: {sorted(record)}). Pass the column names."
-                )
+            layout = _layout(record, columns, position, label_map)
         prompt = _text(record, columns["prompt"], position)
-        group = stable_id(prompt) if columns["group"] is None else str(record.get(columns["group"]))
+        group = stable_id(prompt) if columns["group"] is None else _group(record, columns, position)
         if layout == "labelled":
             response_a = _text(record, columns["response_a"], position)
             response_b = _text(record, columns["response_b"], position)
-            label = parse_label(record.get(columns["label"]), position)
+            if columns["label"] not in record:
+                raise MalformedRecordError(
+                    f"{position}: missing column {columns['label']!r} (columns present: "
+                    f"{sorted(record)})."
+                )
+            label = read_label(record[columns["label"]], meanings, position, description)
         else:
             response_a = _text(record, columns["chosen"], position)
             response_b = _text(record, columns["rejected"], position)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from skbalpm.datasets._generic import preferences_from_records
 from skbalpm.datasets._hh_rlhf import hh_from_records
+from skbalpm.datasets._labels import check_label_map
 from skbalpm.datasets._summarize import summarize_from_records
 
 HF_LAYOUTS = ("auto", "hh-rlhf", "summarize", "table")
@@ -22,7 +23,14 @@ def _import_datasets():
 
 
 def load_hf_dataset(
-    name, split="test", *, layout="auto", columns=None, random_state=0, **load_kwargs
+    name,
+    split="test",
+    *,
+    layout="auto",
+    columns=None,
+    label_map=None,
+    random_state=0,
+    **load_kwargs,
 ):
     """Load a preference data set by its Hugging Face hub name (needs the ``hf`` extra).
 
@@ -44,6 +52,9 @@ def load_hf_dataset(
     columns : dict or None, default=None
         Column names of the table layout (keys of :func:`load_preference_file`'s
         ``*_column`` parameters without the suffix, e.g. ``{"prompt": "question"}``).
+    label_map : dict or None, default=None
+        Label values of the table layout, as in :func:`load_preference_file`
+        (e.g. ``{"a": 0, "b": 1, "tie": 2}``).
     random_state : int, RandomState instance or None, default=0
         Seed of the a/b assignment of chosen/rejected layouts.
     **load_kwargs
@@ -81,6 +92,7 @@ def load_hf_dataset(
     """
     if layout not in HF_LAYOUTS:
         raise ValueError(f"layout must be one of {HF_LAYOUTS}, got {layout!r}.")
+    check_label_map(label_map)
     datasets = _import_datasets()
     rows = datasets.load_dataset(name, split=split, **load_kwargs)
     names = set(rows.column_names)
@@ -108,5 +120,9 @@ def load_hf_dataset(
     )
     table_columns.update(columns or {})
     return preferences_from_records(
-        records, sources=[source], columns=table_columns, random_state=random_state
+        records,
+        sources=[source],
+        columns=table_columns,
+        random_state=random_state,
+        label_map=label_map,
     )

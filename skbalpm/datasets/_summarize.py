@@ -43,7 +43,9 @@ def summarize_prompt(info: dict, position: str) -> str:
         return f"SUBREDDIT: r/{subreddit}\nTITLE: {title}\nPOST: {post}\nTL;DR:"
     if "article" in info:
         (article,) = require_fields(info, position + " (info)", ("article",))
-        title = info.get("title") or ""
+        title = ""  # CNN/DM comparisons may lack a title
+        if info.get("title") is not None:
+            (title,) = require_fields(info, position + " (info)", ("title",))
         return f"TITLE: {title}\nARTICLE: {article}\nTL;DR:"
     raise MalformedRecordError(
         f"{position}: 'info' has neither 'post' (TL;DR) nor 'article' (CNN/DailyMail); "
