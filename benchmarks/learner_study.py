@@ -28,9 +28,11 @@ Each fit gets its own seed derived from (seed, budget), as in the benchmark harn
 the curves include the fits' own randomness (initialisations, random features, posterior
 draws). Also measured: BALD from 5 members against BALD from 20 members on the same labels.
 
-Writes ``docs/benchmarks/learner_study/``: ``curves.csv`` (every fit), ``summary.csv``,
-``summary.md`` (tables and the targets), ``bald_members.csv``, plots, ``study.json``
-(machine, date, command). Resumable: finished jobs are kept under
+Writes ``docs/benchmarks/learner_study/``: ``curves.csv`` (every fit), ``statistics.csv``
+(per data set and candidate), ``targets.csv`` (the default's targets), ``bald_members.csv``
+and ``bald_summary.csv``, ``summary.md`` (all tables, for reading), the learning curves
+(``learning_curves.png``/``.svg``) and ``study.json`` (machine, date, command); the
+documentation renders its tables from the CSV files. Resumable: finished jobs are kept under
 ``benchmarks/results/learner_study/``.
 
 Run:  python benchmarks/learner_study.py [--seeds 5] [--n-jobs 2] [--only NAME ...]
@@ -84,24 +86,38 @@ BALD_BUDGETS = (100, 300, 550)
 # ------------------------------------------------------------------------------ data
 
 
-def load_dataset(name):
+FEATURE_VARIANTS = {
+    "prompt + response": {},
+    "response only": {"pair_template": "{response}"},
+    "response minus prompt": "centred",
+}
+"""How the responses are represented, for the features part of the study: the embedder's
+default input (prompt and response together), the response alone (``pair_template=
+"{response}"``; the prompt block stays for BAL-PM), and the default features with the
+prompt's own features subtracted from each response block."""
+FEATURE_DATASETS = ("tldr-batch13", "hh-helpful-base", "hh-harmless-base")
+FEATURE_CANDIDATES = (DEFAULT, FLOOR)
+
+
+def load_dataset(name, variant="prompt + response"):
     """Features in the "a|b|prompt" layout, labels and groups of a study data set.
 
     Real data sets are embedded with the default embedder (its cache makes this cheap
     after the first time) and kept under ``benchmarks/results/`` for the worker processes.
     """
-    path = JOBS / "features" / f"{name}.npz"
+    suffix = "" if variant == "prompt + response" else "-" + _key(variant)
+    path = JOBS / "features" / f"{name}{suffix}.npz"
     if path.exists():
         saved = np.load(path, allow_pickle=False)
         return saved["X"], saved["y"], saved["groups"]
-    X, y, groups = _load_dataset(name)
+    X, y, groups = _load_dataset(name, variant)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path.with_suffix(".tmp.npz"), X=X, y=y, groups=groups)
     path.with_suffix(".tmp.npz").replace(path)
     return X, y, groups
 
 
-def _load_dataset(name):
+def _load_dataset(name, variant):
     from skbalpm.datasets import (
         load_hh_rlhf,
         load_summarize_from_feedback,
@@ -112,6 +128,11 @@ def _load_dataset(name):
         seed = int(name.removeprefix("synthetic-seed") or 0) if name != "synthetic" else 0
         data = make_synthetic_preferences(n_samples=2000, random_state=seed)
         return data.X, data.y, np.asarray(data.groups).astype(str)
+    if FEATURE_VARIANTS[variant] == "centred":
+        X, y, groups = load_dataset(name)
+        d = X.shape[1] // 3
+        prompt = X[:, 2 * d :]
+        return np.hstack([X[:, :d] - prompt, X[:, d : 2 * d] - prompt, prompt]), y, groups
     from skbalpm.embedding import PreferencePairEmbedder
 
     files = {
@@ -124,7 +145,8 @@ def _load_dataset(name):
     path = files[name]
     loader = load_summarize_from_feedback if name.startswith("tldr") else load_hh_rlhf
     data = loader(path)
-    X = PreferencePairEmbedder(verbose=0).fit_transform(data.X)
+    embedder = PreferencePairEmbedder(verbose=0, **FEATURE_VARIANTS[variant])
+    X = embedder.fit_transform(data.X)
     return np.asarray(X, dtype=np.float32), data.y, np.asarray(data.groups).astype(str)
 
 
@@ -183,12 +205,17 @@ def fit_candidate(name, X, y, groups, seed):
 # ------------------------------------------------------------------------------ jobs
 
 
-def curve_job(dataset, candidate, seed):
-    """Every budget of one (data set, candidate, seed): rows of the curves table."""
-    path = JOBS / "curves" / f"{_key(dataset, candidate, seed)}.json"
+def curve_job(dataset, candidate, seed, variant="prompt + response"):
+    """Every budget of one (data set, candidate, seed[, features]): rows of a curves table."""
+    parts = (
+        (dataset, candidate, seed)
+        if variant == "prompt + response"
+        else (dataset, candidate, seed, variant)
+    )
+    path = JOBS / "curves" / f"{_key(*parts)}.json"
     if path.exists():
         return json.loads(path.read_text())
-    X, y, groups = load_dataset(dataset)
+    X, y, groups = load_dataset(dataset, variant)
     train, test = split_train_test(len(y), 0.2, seed, groups)
     order = np.random.RandomState(seed).permutation(train)
     rows = []
@@ -205,6 +232,7 @@ def curve_job(dataset, candidate, seed):
                 "dataset": dataset,
                 "role": "reported" if dataset in REPORTED else "tuning",
                 "candidate": candidate,
+                "features": variant,
                 "seed": seed,
                 "n_labels": n,
                 "all_labels": n == len(train),
@@ -278,9 +306,10 @@ def _atomic_json(path, payload):
 
 
 def curve_statistics(curves):
-    """Per (data set, candidate): the figures the targets are read from."""
+    """Per (data set, features, candidate): the figures the targets are read from."""
     rows = []
-    for (dataset, candidate), group in curves.groupby(["dataset", "candidate"], sort=False):
+    keys = ["dataset", "features", "candidate"]
+    for (dataset, features, candidate), group in curves.groupby(keys, sort=False):
         partial = group[~group["all_labels"]]
         by_seed = partial.pivot(index="seed", columns="n_labels", values="test_log_likelihood")
         steps = np.diff(by_seed.to_numpy(), axis=1)  # adding 50 labels, per seed
@@ -292,6 +321,7 @@ def curve_statistics(curves):
             {
                 "dataset": dataset,
                 "role": group["role"].iloc[0],
+                "features": features,
                 "candidate": candidate,
                 "n_all_labels": int(group[group["all_labels"]]["n_labels"].iloc[0]),
                 **{
@@ -318,14 +348,13 @@ TARGETS = (
 )
 
 
-def target_table(stats):
-    """The default's targets per reported data set: value and met / missed."""
+def target_rows(stats):
+    """The default's targets per reported data set: value, bound and whether it is met."""
     default = stats[(stats["candidate"] == DEFAULT) & (stats["role"] == "reported")]
-    floor = stats[stats["candidate"] == FLOOR].set_index("dataset")["ll_all"]
-    lines = [
-        "| data set | target | value | met |",
-        "|---|---|---|---|",
-    ]
+    floor = stats[(stats["candidate"] == FLOOR) & (stats["features"] == "prompt + response")]
+    floor = floor.set_index("dataset")["ll_all"]
+    default = default[default["features"] == "prompt + response"]
+    rows = []
     for _, row in default.iterrows():
         checks = [(label, row[column], op, bound) for label, column, op, bound in TARGETS]
         checks.append(
@@ -343,16 +372,34 @@ def target_table(stats):
             checks.append(("all training pairs reach test LL >= -0.40", row["ll_all"], ">=", -0.40))
         for label, value, op, bound in checks:
             met = value >= bound if op == ">=" else value <= bound
-            lines.append(
-                f"| {row['dataset']} | {label} | {value:.4f} ({op} {bound:.4f}) | "
-                f"{'yes' if met else '**no**'} |"
+            rows.append(
+                {
+                    "dataset": row["dataset"],
+                    "target": label,
+                    "value": value,
+                    "op": op,
+                    "bound": bound,
+                    "met": bool(met),
+                }
             )
+    return pd.DataFrame(rows)
+
+
+def target_table(targets):
+    lines = ["| data set | target | value | met |", "|---|---|---|---|"]
+    for _, t in targets.iterrows():
+        lines.append(
+            f"| {t['dataset']} | {t['target']} | {t['value']:.4f} ({t['op']} {t['bound']:.4f}) "
+            f"| {'yes' if t['met'] else '**no**'} |"
+        )
     return "\n".join(lines)
 
 
-def curve_table(stats, role):
+def curve_table(stats, role=None, features="prompt + response"):
     """Mean test LL per budget and the noise figures, one row per (data set, candidate)."""
-    shown = stats[stats["role"] == role]
+    shown = stats if role is None else stats[stats["role"] == role]
+    if features is not None:
+        shown = shown[shown["features"] == features]
     header = (
         "| data set | candidate | 50 | 100 | 300 | 550 | 1000 | all (n) | falling rounds | "
         "mean fall | largest fall | sd over seeds at 550 | fit s at 550 |"
@@ -363,8 +410,9 @@ def curve_table(stats, role):
         def fmt(value, digits=3):
             return "–" if pd.isna(value) else f"{value:.{digits}f}"
 
+        name = r["candidate"] if features is not None else f"{r['candidate']}, {r['features']}"
         lines.append(
-            f"| {r['dataset']} | {r['candidate']} | {fmt(r['ll_50'])} | {fmt(r['ll_100'])} | "
+            f"| {r['dataset']} | {name} | {fmt(r['ll_50'])} | {fmt(r['ll_100'])} | "
             f"{fmt(r['ll_300'])} | {fmt(r['ll_550'])} | {fmt(r['ll_1000'])} | "
             f"{fmt(r['ll_all'])} ({r['n_all_labels']}) | {r['share_falling_rounds']:.0%} | "
             f"{fmt(r['mean_fall'], 4)} | {fmt(r['largest_fall'], 3)} | "
@@ -373,21 +421,26 @@ def curve_table(stats, role):
     return "\n".join(lines)
 
 
-def bald_table(bald_rows):
+def bald_summary(bald_rows):
+    """Mean over seeds of the BALD comparison, per (data set, method, labels)."""
     table = pd.DataFrame(bald_rows)
-    grouped = table.groupby(["dataset", "method", "n_labels"], sort=False).mean(numeric_only=True)
+    keys = ["dataset", "method", "n_labels"]
+    return table.groupby(keys, sort=False).mean(numeric_only=True).drop(columns="seed")
+
+
+def bald_table(summary):
     lines = [
         "| data set | method | labels | mean BALD (5) | mean BALD (20) | Spearman 5 vs 20 | "
         "Spearman 20 vs 20 | top-50 overlap 5 vs 20 | top-50 overlap 20 vs 20 |",
         "|" + "---|" * 9,
     ]
-    for (dataset, method, n), r in grouped.iterrows():
+    for (dataset, method, n), r in summary.iterrows():
         lines.append(
             f"| {dataset} | {method} | {n} | {r['mean_bald_5']:.4f} | {r['mean_bald_20']:.4f} | "
             f"{r['spearman_5_vs_20']:.2f} | {r['spearman_20_vs_20']:.2f} | "
             f"{r['top50_overlap_5_vs_20']:.2f} | {r['top50_overlap_20_vs_20']:.2f} |"
         )
-    return table, "\n".join(lines)
+    return "\n".join(lines)
 
 
 def plot_curves(curves, out):
@@ -452,16 +505,39 @@ def main(argv=None):
         for method in (DEFAULT, OLD_DEFAULT)
         for seed in range(args.seeds)
     ]
+    feature_datasets = [name for name in datasets if name in FEATURE_DATASETS]
+    for name in feature_datasets:
+        for variant in FEATURE_VARIANTS:
+            load_dataset(name, variant)
+    jobs += [
+        delayed(curve_job)(dataset, candidate, seed, variant)
+        for dataset in feature_datasets
+        for variant in FEATURE_VARIANTS
+        if variant != "prompt + response"
+        for candidate in FEATURE_CANDIDATES
+        for seed in range(args.seeds)
+    ]
     start = time.perf_counter()
     results = Parallel(n_jobs=args.n_jobs, verbose=5)(jobs)
     curves = pd.DataFrame([row for rows in results for row in rows if "candidate" in row])
+    curves["features"] = curves["features"].fillna("prompt + response")  # older job files
     bald_rows = [row for rows in results for row in rows if "method" in row]
 
+    is_default_features = curves["features"] == "prompt + response"
+    feature_curves = curves[
+        curves["dataset"].isin(feature_datasets) & curves["candidate"].isin(FEATURE_CANDIDATES)
+    ]
+    curves = curves[is_default_features]
+    feature_stats = curve_statistics(feature_curves)
+    feature_stats.to_csv(out / "feature_statistics.csv", index=False)
     curves.to_csv(out / "curves.csv", index=False)
     stats = curve_statistics(curves)
-    stats.to_csv(out / "summary.csv", index=False)
-    bald_frame, bald_md = bald_table(bald_rows)
-    bald_frame.to_csv(out / "bald_members.csv", index=False)
+    stats.to_csv(out / "statistics.csv", index=False)
+    targets = target_rows(stats)
+    targets.to_csv(out / "targets.csv", index=False)
+    pd.DataFrame(bald_rows).to_csv(out / "bald_members.csv", index=False)
+    bald = bald_summary(bald_rows)
+    bald.to_csv(out / "bald_summary.csv")
     plot_curves(curves, out)
     machine = describe_machine()
     command = shlex.join(["python", "benchmarks/learner_study.py", *(argv or sys.argv[1:])])
@@ -469,13 +545,15 @@ def main(argv=None):
         [
             f"Machine: {machine}; {datetime.date.today():%Y-%m-%d}; command: `{command}`.",
             "### Targets of the default (reported data sets)",
-            target_table(stats),
+            target_table(targets),
             "### Learning curves, reported data sets (mean test log-likelihood over seeds)",
             curve_table(stats, "reported"),
             "### Learning curves, tuning data sets (the defaults were chosen here)",
             curve_table(stats, "tuning"),
             "### BALD from 5 members against 20 members on the same labels",
-            bald_md,
+            bald_table(bald),
+            "### Features: how the responses are represented",
+            curve_table(feature_stats, features=None),
         ]
     )
     (out / "summary.md").write_text(summary + "\n", encoding="utf-8")
@@ -489,6 +567,7 @@ def main(argv=None):
                 "candidates": {k: v for k, v in CANDIDATES.items()},
                 "reported": REPORTED,
                 "tuning": TUNING,
+                "feature_variants": FEATURE_VARIANTS,
             },
             indent=1,
         )

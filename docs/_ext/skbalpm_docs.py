@@ -10,6 +10,12 @@ On ``builder-inited`` this extension writes, under ``docs/generated/``:
   exact command), which ``run_label_efficiency.py`` writes, are shown when present; without
   ``command.txt`` the command is rebuilt from the configuration in ``results.json``.
   Without any folder the page says that the benchmarks have not been run yet.
+* ``learner_study.rst.inc``: the classifier study of ``docs/benchmarks/learner_study/``
+  (written by ``benchmarks/learner_study.py``): its machine and command from
+  ``study.json``, the default's targets (``targets.csv``), the learning-curve figures per
+  data set and candidate (``statistics.csv``), BALD from 5 against 20 members
+  (``bald_summary.csv``) and the learning-curve plot; ``learner_study_features.rst.inc``:
+  the same study's comparison of response representations (``feature_statistics.csv``).
 * ``cli_benchmark_help.txt``: ``skbalpm benchmark --help`` as the installed package prints it;
   ``cli_cache_help.txt``: ``skbalpm cache info --help`` and ``skbalpm cache clear --help``.
 
@@ -286,6 +292,192 @@ def write_benchmark_results(docs, out):
     out.write_text("\n".join(text) + "\n", encoding="utf-8")
 
 
+def _rows(path):
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _list_table(header, body):
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    for cells in [header, *body]:
+        lines.append(f"   * - {cells[0]}")
+        lines += [f"     - {cell}" for cell in cells[1:]]
+    return [*lines, ""]
+
+
+def _learner_targets(rows):
+    body = []
+    for row in rows:
+        value, bound = _float(row["value"]), _float(row["bound"])
+        met = row["met"] == "True"
+        body.append(
+            [
+                row["dataset"],
+                row["target"],
+                f"{value:.4f} ({row['op']} {bound:.4f})",
+                "yes" if met else "**no**",
+            ]
+        )
+    return _list_table(["data set", "target", "value (bound)", "met"], body)
+
+
+def _learner_curves(rows, role):
+    def number(text, digits=3):
+        value = _float(text)
+        return "–" if math.isnan(value) else f"{value:.{digits}f}"
+
+    body = [
+        [
+            row["dataset"],
+            f"``{row['candidate']}``",
+            *(number(row[f"ll_{n}"]) for n in (50, 100, 300, 550, 1000)),
+            f"{number(row['ll_all'])} ({row['n_all_labels']})",
+            f"{_float(row['share_falling_rounds']):.0%}",
+            number(row["mean_fall"], 4),
+            number(row["seed_sd_at_550"]),
+            number(row["fit_seconds_550"], 2),
+        ]
+        for row in rows
+        if row["role"] == role
+    ]
+    header = [
+        "data set",
+        "learner",
+        "50",
+        "100",
+        "300",
+        "550",
+        "1000",
+        "all labels (n)",
+        "falling rounds",
+        "mean fall",
+        "sd over seeds at 550",
+        "fit s at 550",
+    ]
+    return _list_table(header, body)
+
+
+def _learner_bald(rows):
+    body = [
+        [
+            row["dataset"],
+            f"``{row['method']}``",
+            row["n_labels"],
+            f"{_float(row['mean_bald_5']):.4f}",
+            f"{_float(row['mean_bald_20']):.4f}",
+            f"{_float(row['spearman_5_vs_20']):.2f}",
+            f"{_float(row['spearman_20_vs_20']):.2f}",
+            f"{_float(row['top50_overlap_5_vs_20']):.2f}",
+            f"{_float(row['top50_overlap_20_vs_20']):.2f}",
+        ]
+        for row in rows
+    ]
+    header = [
+        "data set",
+        "learner",
+        "labels",
+        "mean BALD, 5 members",
+        "mean BALD, 20 members",
+        "Spearman 5 vs 20",
+        "Spearman 20 vs 20",
+        "top-50 overlap 5 vs 20",
+        "top-50 overlap 20 vs 20",
+    ]
+    return _list_table(header, body)
+
+
+def _learner_features(rows):
+    def number(text, digits=3):
+        value = _float(text)
+        return "–" if math.isnan(value) else f"{value:.{digits}f}"
+
+    body = [
+        [
+            row["dataset"],
+            row["features"],
+            f"``{row['candidate']}``",
+            *(number(row[f"ll_{n}"]) for n in (100, 300, 550)),
+            f"{number(row['ll_all'])} ({row['n_all_labels']})",
+            f"{_float(row['share_falling_rounds']):.0%}",
+        ]
+        for row in rows
+    ]
+    header = ["data set", "features", "learner", "100", "300", "550", "all labels (n)"]
+    return _list_table([*header, "falling rounds"], body)
+
+
+def write_learner_features(docs, out):
+    table = docs / "benchmarks" / "learner_study" / "feature_statistics.csv"
+    if not table.is_file():
+        text = [
+            ".. note::",
+            "",
+            "   Not yet run: ``python benchmarks/learner_study.py`` writes "
+            "``docs/benchmarks/learner_study/feature_statistics.csv``.",
+        ]
+    else:
+        text = _learner_features(_rows(table))
+    out.write_text("\n".join(text) + "\n", encoding="utf-8")
+
+
+def write_learner_study(docs, out):
+    folder = docs / "benchmarks" / "learner_study"
+    if not (folder / "statistics.csv").is_file():
+        text = [
+            ".. note::",
+            "",
+            "   Not yet run: ``python benchmarks/learner_study.py`` writes "
+            "``docs/benchmarks/learner_study/``; the next documentation build shows it here.",
+            "",
+        ]
+        out.write_text("\n".join(text) + "\n", encoding="utf-8")
+        return
+    study = json.loads((folder / "study.json").read_text(encoding="utf-8"))
+    statistics = _rows(folder / "statistics.csv")
+    text = [
+        f"**Machine.** {study['machine']}; {study['date']}.",
+        "",
+        "**Reproduce** (from the repository root; finished jobs are kept, a rerun resumes):",
+        "",
+        ".. code-block:: bash",
+        "",
+        f"   {study['command']}",
+        "",
+        "Targets of the default learner on the reported data sets",
+        "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~",
+        "",
+        *_learner_targets(_rows(folder / "targets.csv")),
+        "Learning curves on the reported data sets",
+        "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~",
+        "",
+        "Mean test log-likelihood over seeds at 50 ... 1,000 labels and with every training "
+        "label; falling rounds: the share of (seed, +50 labels) steps whose test "
+        "log-likelihood fell, and the mean size of those falls in nats.",
+        "",
+        *_learner_curves(statistics, "reported"),
+        ".. figure:: /benchmarks/learner_study/learning_curves.png",
+        "   :width: 100%",
+        "   :alt: learning curves of every learner on every data set of the study",
+        "",
+        "   Random-order learning curves, mean over seeds with a ±1 standard-deviation band; "
+        "the dotted line is chance, log(1/2).",
+        "",
+        "Learning curves on the tuning data sets (the defaults were chosen here)",
+        "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~",
+        "",
+        *_learner_curves(statistics, "tuning"),
+        "BALD from 5 members against 20 members on the same labels",
+        "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~",
+        "",
+        'Spearman correlation and top-50 overlap of the pool\'s BALD scores; "20 vs 20" '
+        "compares two 20-member fits with different seeds, the agreement one can expect at "
+        "best.",
+        "",
+        *_learner_bald(_rows(folder / "bald_summary.csv")),
+    ]
+    out.write_text("\n".join(text) + "\n", encoding="utf-8")
+
+
 def _subcommand(parser, *names):
     """The parser of ``prog NAME1 NAME2 ...``, formatted at a fixed width: the text must
     not depend on the terminal of whoever builds the docs."""
@@ -318,6 +510,8 @@ def _on_builder_inited(app):
     generated = docs / "generated"
     generated.mkdir(exist_ok=True)
     write_benchmark_results(docs, generated / "benchmark_results.rst.inc")
+    write_learner_study(docs, generated / "learner_study.rst.inc")
+    write_learner_features(docs, generated / "learner_study_features.rst.inc")
     write_cli_help(generated / "cli_benchmark_help.txt")
     write_cache_help(generated / "cli_cache_help.txt")
 
