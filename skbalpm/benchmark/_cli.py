@@ -7,6 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
+from skbalpm.benchmark._experiment import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_INITIAL_SIZE,
+    DEFAULT_N_JOBS,
+    DEFAULT_N_ROUNDS,
+    DEFAULT_SEEDS,
+    DEFAULT_TEST_SIZE,
+)
 from skbalpm.benchmark._strategies import (
     DEFAULT_STRATEGIES,
     STRATEGY_CLASSES,
@@ -123,28 +131,40 @@ def add_benchmark_arguments(parser):
     loop.add_argument(
         "--seeds",
         type=int,
-        default=5,
-        help="number of seeds 0..N-1 (default: 5; at least 5 for intervals worth reading).",
+        default=DEFAULT_SEEDS,
+        help=f"number of seeds 0..N-1 (default: {DEFAULT_SEEDS}; at least 5 for intervals "
+        "worth reading).",
     )
     loop.add_argument(
-        "--initial-size", type=int, default=50, help="initial labelled pairs (default: 50)."
+        "--initial-size",
+        type=int,
+        default=DEFAULT_INITIAL_SIZE,
+        help=f"initial labelled pairs (default: {DEFAULT_INITIAL_SIZE}).",
     )
     loop.add_argument(
-        "--batch-size", type=int, default=50, help="pairs acquired per round (default: 50)."
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"pairs acquired per round (default: {DEFAULT_BATCH_SIZE}).",
     )
-    loop.add_argument("--rounds", type=int, default=10, help="acquisition rounds (default: 10).")
+    loop.add_argument(
+        "--rounds",
+        type=int,
+        default=DEFAULT_N_ROUNDS,
+        help=f"acquisition rounds (default: {DEFAULT_N_ROUNDS}).",
+    )
     loop.add_argument(
         "--n-jobs",
         type=int,
-        default=-1,
+        default=DEFAULT_N_JOBS,
         help="processes running (strategy, seed) runs side by side; -1: one per CPU core "
-        "(default: -1). Results do not depend on it.",
+        f"(default: {DEFAULT_N_JOBS}). Results do not depend on it.",
     )
     loop.add_argument(
         "--test-fraction",
         type=float,
-        default=0.2,
-        help="fraction held out for testing, groups kept whole (default: 0.2).",
+        default=DEFAULT_TEST_SIZE,
+        help=f"fraction held out for testing, groups kept whole (default: {DEFAULT_TEST_SIZE}).",
     )
     loop.add_argument(
         "--no-ceiling",
