@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from skbalpm.benchmark._workers import exit_if_orphaned
@@ -13,8 +14,9 @@ from skbalpm.benchmark._workers import exit_if_orphaned
 _TMP_SUFFIX = ".tmp"
 
 
-def atomic_write(path, text: str):
-    """Write ``text`` to ``path`` through a temporary file of its own and ``os.replace``.
+@contextmanager
+def replacing(path):
+    """A temporary path beside ``path`` that replaces it when the block ends without error.
 
     The temporary name is unique to the writer, so two processes writing one path never
     mix their bytes; a reader sees the old file or the new one, never a part.
@@ -22,12 +24,16 @@ def atomic_write(path, text: str):
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}{_TMP_SUFFIX}")
     try:
-        with open(tmp, "x", encoding="utf-8") as f:
-            f.write(text)
+        yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         tmp.unlink(missing_ok=True)
-        raise
+
+
+def atomic_write(path, text: str):
+    """Write ``text`` to ``path`` atomically (see :func:`replacing`)."""
+    with replacing(path) as tmp, open(tmp, "x", encoding="utf-8") as f:
+        f.write(text)
 
 
 def remove_stale_temporaries(folder):
@@ -100,9 +106,14 @@ class Checkpoint:
             path.unlink(missing_ok=True)
 
     def merge_partial_runs(self):
-        """Take up the rounds that worker processes of an interrupted run had finished."""
+        """Take up the rounds that worker processes of an interrupted run had finished.
+
+        Once the checkpoint holds them, the partial files go (a run that a worker had
+        finished would otherwise leave its file behind for good).
+        """
         if self.path is None or not (self.path.parent / "partial").is_dir():
             return
+        merged = []
         for key, run in self.state["runs"].items():
             name, seed = key.rsplit("|", 1)
             path = self.partial_path(seed, name)
@@ -110,7 +121,10 @@ class Checkpoint:
                 saved = json.loads(path.read_text(encoding="utf-8"))
                 if len(saved["rows"]) > len(run["rows"]):
                     self.state["runs"][key] = saved
+                merged.append(path)
         self.save()
+        for path in merged:
+            path.unlink(missing_ok=True)
 
 
 class PartialRunWriter:

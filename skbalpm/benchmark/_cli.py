@@ -396,6 +396,7 @@ def report_results(output_dir, results, ceiling, name, arguments=None):
     line's options, e.g. the synthetic task's size or the embedding model) are recorded in
     ``results.json`` so that a run can be reproduced from its results.
     """
+    from skbalpm.benchmark._checkpoint import atomic_write
     from skbalpm.benchmark._metrics import format_summary, summarize_results
     from skbalpm.benchmark._plots import plot_learning_curves
 
@@ -435,14 +436,14 @@ def report_results(output_dir, results, ceiling, name, arguments=None):
         references["test_accuracy"]["Bayes"] = config["bayes_accuracy"]
     print()
     print(format_summary(summary))
-    summary.to_csv(output_dir / "summary.csv", index=False)
+    atomic_write(output_dir / "summary.csv", summary.to_csv(index=False))
     payload["summary"] = json.loads(
         summary.replace([np.inf, -np.inf], None).to_json(orient="records")
     )
     payload["summary_seeds"] = seeds
     if arguments is not None:
         payload["arguments"] = arguments
-    (output_dir / "results.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    atomic_write(output_dir / "results.json", json.dumps(payload, indent=1))
     paths = plot_learning_curves(results, output_dir, reference_lines=references, title=name)
     print(
         f"\nresults: {output_dir / 'results.csv'} and results.json; summary: "

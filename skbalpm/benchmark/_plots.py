@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from skbalpm.benchmark._checkpoint import replacing
+
 METRIC_LABELS = {
     "test_log_likelihood": "test log-likelihood (mean log p of the true label)",
     "test_accuracy": "test accuracy",
@@ -110,7 +112,8 @@ def plot_learning_curves(results, output_dir, *, reference_lines=None, title=Non
         fig.tight_layout()
         for suffix in (".png", ".svg"):
             path = output_dir / f"learning_curve_{metric}{suffix}"
-            fig.savefig(path, dpi=120)
+            with replacing(path) as tmp:  # a killed run leaves no half-drawn file
+                fig.savefig(tmp, dpi=120, format=suffix[1:])
             paths.append(path)
         plt.close(fig)
     return paths

@@ -7,12 +7,13 @@ that resumed in the same folder. A worker started by the benchmark's process now
 watches that process: a daemon thread ends the worker within a fraction of a second of
 its death, and every partial write checks first.
 
-On POSIX a process whose parent dies is re-parented (to init or a subreaper), so
-``os.getppid()`` stops being the parent's pid; on Windows the parent's sentinel handle
-(which loky passes to its workers) says the same. Only a process started by the
-benchmark's process is watched (``multiprocessing.parent_process()`` names it): in the
-benchmark's own process, or in a worker of another joblib backend (threads, a cluster),
-nothing happens.
+How a worker tells: ``multiprocessing.parent_process()`` names the process that started
+it. Where that process handed it a sentinel (multiprocessing's fork, spawn and
+forkserver workers; loky's on Windows), the sentinel reports the death. loky's POSIX
+workers get none, but loky starts them itself (fork + exec), and a POSIX process whose
+parent dies is re-parented (to init or a subreaper), so ``os.getppid()`` stops being the
+benchmark's pid. In the benchmark's own process, or in a worker of another joblib backend
+(threads, a cluster), nothing is watched.
 """
 
 from __future__ import annotations
@@ -26,23 +27,29 @@ EXIT_CODE = 70
 """Exit status of a worker that stopped because its parent died."""
 
 _POLL_SECONDS = 0.1
-_watching = set()  # parent pids this process watches already
-_watching_lock = threading.Lock()
+_os_parent = {}  # benchmark pid -> this worker's OS parent when the watch began
+_lock = threading.Lock()
 
 
-def started_by(parent_pid: int) -> bool:
-    """Whether this process is a worker that process ``parent_pid`` started."""
+def _parent_of_this_worker(parent_pid):
+    """``multiprocessing.parent_process()`` if it is ``parent_pid`` (and not us), else None."""
     parent = multiprocessing.parent_process()
-    return parent is not None and parent.pid == parent_pid and os.getpid() != parent_pid
+    if parent is None or parent.pid != parent_pid or os.getpid() == parent_pid:
+        return None
+    return parent
 
 
 def parent_is_alive(parent_pid: int) -> bool:
     """False only in a worker started by ``parent_pid`` once that process has died."""
-    if not started_by(parent_pid):
+    parent = _parent_of_this_worker(parent_pid)
+    if parent is None:
         return True
-    if os.name == "posix":
+    if parent.sentinel is None:  # loky on POSIX: a direct child of the benchmark
         return os.getppid() == parent_pid
-    return multiprocessing.parent_process().is_alive()
+    if not parent.is_alive():
+        return False
+    # Sibling workers forked later may hold the sentinel pipe open: the OS parent tells too.
+    return os.getppid() == _os_parent.get(parent_pid, os.getppid())
 
 
 def exit_if_orphaned(parent_pid: int):
@@ -64,13 +71,14 @@ def stop_with_parent(parent_pid: int) -> bool:
     thread per worker process, however many tasks it runs. Returns whether this process
     is watched.
     """
-    if not started_by(parent_pid):
+    if _parent_of_this_worker(parent_pid) is None:
         return False
+    with _lock:
+        first = parent_pid not in _os_parent
+        _os_parent.setdefault(parent_pid, os.getppid())
     exit_if_orphaned(parent_pid)
-    with _watching_lock:
-        if parent_pid not in _watching:
-            threading.Thread(
-                target=_watch, args=(parent_pid,), name="skbalpm-parent-watch", daemon=True
-            ).start()
-            _watching.add(parent_pid)
+    if first:
+        threading.Thread(
+            target=_watch, args=(parent_pid,), name="skbalpm-parent-watch", daemon=True
+        ).start()
     return True
