@@ -397,7 +397,12 @@ def report_results(output_dir, results, ceiling, name, arguments=None):
     ``results.json`` so that a run can be reproduced from its results.
     """
     from skbalpm.benchmark._checkpoint import atomic_write
-    from skbalpm.benchmark._metrics import format_summary, summarize_results
+    from skbalpm.benchmark._metrics import (
+        LABELS_SAVED_UNDEFINED,
+        format_summary,
+        labels_saved_note,
+        summarize_results,
+    )
     from skbalpm.benchmark._plots import plot_learning_curves
 
     output_dir = Path(output_dir)
@@ -444,7 +449,14 @@ def report_results(output_dir, results, ceiling, name, arguments=None):
     if arguments is not None:
         payload["arguments"] = arguments
     atomic_write(output_dir / "results.json", json.dumps(payload, indent=1))
-    paths = plot_learning_curves(results, output_dir, reference_lines=references, title=name)
+    undefined = labels_saved_note(summary) is not None
+    paths = plot_learning_curves(
+        results,
+        output_dir,
+        reference_lines=references,
+        title=name,
+        notes={"test_log_likelihood": LABELS_SAVED_UNDEFINED} if undefined else None,
+    )
     print(
         f"\nresults: {output_dir / 'results.csv'} and results.json; summary: "
         f"{output_dir / 'summary.csv'}"
