@@ -1,4 +1,18 @@
-"""The active-learning experiment loop: strategies x seeds x rounds, with checkpoints."""
+"""The active-learning experiment loop: strategies x seeds x rounds, with checkpoints.
+
+:func:`run_benchmark` reads as its steps, each a section below:
+
+1. check every parameter (``_check_protocol``, ``_check_pairs``, ``_check_test_pairs``,
+   ``_check_budget``, ``_resolve_strategies``) before anything is embedded or fitted;
+2. embed raw triples once (``_embed_pairs``);
+3. one (strategy, seed) run: fit, score and query, round after round
+   (``_run_strategy``), or a seed's fit on every label (``_fit_ceiling``);
+4. plan: each seed's split and initial set (``_SeedSplits``), its runs registered in the
+   checkpoint and the jobs still to do (``_plan_jobs``);
+5. execute the jobs in this process (``_run_here``) or in worker processes that stop
+   when it dies (``_run_in_workers``), and record each finished round or run in the
+   checkpoint, the results files, the progress bar and the callback (``_Recorder``).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +22,9 @@ import os
 import platform
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import metadata
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
@@ -195,7 +210,7 @@ def _check_protocol(seeds, initial_size, batch_size, n_rounds, test_size, n_jobs
             raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
     if not (_is_int(n_rounds) and n_rounds >= 0):
         raise ValueError(f"n_rounds must be an int >= 0, got {n_rounds!r}.")
-    if not fixed_test and not (isinstance(test_size, (float, int)) and 0.0 < test_size < 1.0):
+    if not fixed_test and not (isinstance(test_size, Real) and 0.0 < test_size < 1.0):
         raise ValueError(f"test_size must lie in (0, 1), got {test_size!r}.")
     if not (n_jobs is None or (_is_int(n_jobs) and n_jobs != 0)):
         raise ValueError(f"n_jobs must be None or a nonzero int, got {n_jobs!r}.")
@@ -467,6 +482,7 @@ class _SeedSplits:
     test_size: float
     groups: object
     initial_size: int
+    _last: tuple | None = field(default=None, init=False, repr=False)  # (seed, data)
 
     def positions(self, seed):
         """(train, test, initial): test is None with a fixed test set; initial indexes train."""
@@ -479,7 +495,7 @@ class _SeedSplits:
 
     def data(self, seed):
         """(X_train, y_train, X_test, y_test) of one seed; the last seed's is kept."""
-        if getattr(self, "_last", (None,))[0] != seed:
+        if self._last is None or self._last[0] != seed:
             self._last = None  # free the previous seed's copy first
             train, test, _ = self.positions(seed)
             if self.test_pairs is not None:
