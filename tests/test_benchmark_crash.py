@@ -47,7 +47,7 @@ TASK = [
     "--seeds",
     "2",
     "--rounds",
-    "4",
+    "8",
     "--initial-size",
     "20",
     "--batch-size",
@@ -115,8 +115,9 @@ def uninterrupted(tmp_path_factory):
     return _rows(out), time.monotonic() - start
 
 
-def _kill_and_resume_until_done(out, n_jobs, work_seconds, rng, log, deadline):
-    """Start, kill -9 at a random moment, start again... until the run ends by itself.
+def _kill_and_resume_until_done(out, n_jobs, max_kills, work_seconds, rng, log, deadline):
+    """Start, kill -9 at a random moment, start again... until the run ends by itself
+    (after ``max_kills`` kills it is left to end).
 
     Returns the number of kills and of those that found worker processes (a resumed run
     with a single job left runs it in its own process).
@@ -132,7 +133,7 @@ def _kill_and_resume_until_done(out, n_jobs, work_seconds, rng, log, deadline):
         )
         children = {}
         try:
-            if _wait_for_progress(proc, out, started, deadline):
+            if kills < max_kills and _wait_for_progress(proc, out, started, deadline):
                 time.sleep(rng.uniform(0.0, work_seconds / 10))
                 children = descendants(proc.pid)
                 proc.send_signal(signal.SIGKILL)
@@ -173,7 +174,7 @@ def _check_finished_run(out, reference):
     return len(results) + len(ceiling)
 
 
-@pytest.mark.parametrize("n_jobs, n_kills", [(1, 6), (2, 5)])
+@pytest.mark.parametrize("n_jobs, n_kills", [(1, 6), (2, 4)])  # 10 kills
 def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_rows(
     uninterrupted, tmp_path, n_jobs, n_kills
 ):
@@ -185,7 +186,9 @@ def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_rows(
         while kills < n_kills:  # a fresh folder when a run ended before enough kills
             assert time.monotonic() < deadline, f"only {kills} kills before the deadline"
             out = tmp_path / f"run-{runs}"
-            done = _kill_and_resume_until_done(out, n_jobs, work_seconds, rng, log, deadline)
+            done = _kill_and_resume_until_done(
+                out, n_jobs, n_kills - kills, work_seconds, rng, log, deadline
+            )
             kills, kills_with_workers = kills + done[0], kills_with_workers + done[1]
             rows_compared += _check_finished_run(out, reference)
             runs += 1

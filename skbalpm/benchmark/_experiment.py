@@ -94,7 +94,7 @@ class BenchmarkInterrupted(Exception):
     >>> X = rng.normal(size=(60, 4)); y = (X[:, 0] > X[:, 2]).astype(int)
     >>> kwargs = dict(strategies={"first": first}, classifier=LogisticRegression(), seeds=1,
     ...               initial_size=10, batch_size=5, n_rounds=3, feature_layout="a|b",
-    ...               output_dir=tempfile.mkdtemp(), verbose=0)
+    ...               output_dir=tempfile.mkdtemp(), n_jobs=1, verbose=0)
     >>> try:
     ...     run_benchmark(X, y, callback=stop_after_round_1, **kwargs)
     ... except BenchmarkInterrupted:
