@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_random_state
 
 from skbalpm._features import split_feature_blocks
+from skbalpm.acquisition import BALPMQueryStrategy
 from skbalpm.benchmark import (
     RESULT_COLUMNS,
     TIMING_COLUMNS,
@@ -93,6 +94,7 @@ def _run(task, tmp_path=None, **kwargs):
         n_rounds=3,
         groups=task.groups,
         output_dir=tmp_path,
+        n_jobs=1,
         verbose=0,
     )
     params.update(kwargs)
@@ -324,7 +326,7 @@ def test_parallel_runs_give_the_sequential_rows_and_resume(task, tmp_path):
 def test_resume_takes_up_a_workers_partial_run(task, tmp_path):
     # A worker killed mid-run leaves its rounds in a partial file only; resuming must not
     # redo them (the callback sees only the rounds still to run).
-    from skbalpm.benchmark._experiment import _Checkpoint
+    from skbalpm.benchmark._checkpoint import Checkpoint
 
     full = _run(task, tmp_path / "full", compute_ceiling=False).results
     out = tmp_path / "cut"
@@ -334,7 +336,7 @@ def test_resume_takes_up_a_workers_partial_run(task, tmp_path):
     cut = {"rows": run["rows"][:2], "labelled": run["labelled"][: 20 + 2 * 10]}
     state["runs"]["random|1"] = {"rows": [], "labelled": run["labelled"][:20]}
     (out / "checkpoint.json").write_text(json.dumps(state))
-    partial = _Checkpoint(out, state["config"], resume=True).partial_path(1, "random")
+    partial = Checkpoint(out, state["config"], resume=True).partial_path(1, "random")
     partial.parent.mkdir(exist_ok=True)
     partial.write_text(json.dumps(cut))
     seen = []
@@ -345,3 +347,118 @@ def test_resume_takes_up_a_workers_partial_run(task, tmp_path):
     ]
     compare = [c for c in RESULT_COLUMNS if c not in TIMING_COLUMNS]
     pd.testing.assert_frame_equal(resumed[compare], full[compare])
+
+
+class RecordingBALPM(BALPMQueryStrategy):
+    """BAL-PM that records, per call, which object ran and how many k-NN radii it computed."""
+
+    def __call__(self, classifier, X_pool, n_instances=1, **kwargs):
+        picked = super().__call__(classifier, X_pool, n_instances, **kwargs)
+        RecordingBALPM.calls.append((id(self), len(X_pool), self.knn_cache_.n_recomputed_))
+        return picked
+
+
+RecordingBALPM.calls = []
+
+
+def test_each_run_keeps_one_strategy_and_its_knn_radii(task):
+    RecordingBALPM.calls.clear()
+    _run(
+        task,
+        None,
+        strategies={"balpm": RecordingBALPM(k=5, device="cpu")},
+        compute_ceiling=False,
+    )
+    calls = RecordingBALPM.calls
+    assert len(calls) == 2 * 3  # seeds x acquisition rounds, in order
+    for run in (calls[:3], calls[3:]):
+        assert len({obj for obj, _, _ in run}) == 1  # one strategy object per run
+        (_, n_pool, computed), *later = run
+        assert computed == n_pool  # the first round computes every radius
+        # later rounds reuse the radii of the rows whose neighbours all stayed
+        assert all(computed < n_pool for _, n_pool, computed in later)
+
+
+def test_a_resumed_run_with_a_cold_knn_cache_picks_the_same_pairs(task, tmp_path):
+    strategies = {"balpm": RecordingBALPM(k=5, device="cpu"), "random": RandomDouble()}
+    kwargs = dict(strategies=strategies, compute_ceiling=False)
+    full = _run(task, tmp_path / "full", **kwargs).results
+
+    def stop_in_round_two(row):
+        if row["strategy"] == "balpm" and row["round"] == 2:
+            raise BenchmarkInterrupted
+
+    with pytest.raises(BenchmarkInterrupted):
+        _run(task, tmp_path / "cut", callback=stop_in_round_two, **kwargs)
+    RecordingBALPM.calls.clear()
+    resumed = _run(task, tmp_path / "cut", **kwargs).results
+    # the resumed run started from a fresh object: its first call computed every radius
+    _, n_pool, computed = RecordingBALPM.calls[0]
+    assert computed == n_pool
+    compare = [c for c in RESULT_COLUMNS if c not in TIMING_COLUMNS]
+    pd.testing.assert_frame_equal(resumed[compare], full[compare])
+
+
+class ExplodingEmbedder(BaseEstimator):
+    """An embedder that must never be reached: the parameters are checked first."""
+
+    def fit_transform(self, X, y=None):
+        raise AssertionError("embedded before the parameters were checked")
+
+    transform = fit_transform
+
+
+RAW_X = np.array([[f"prompt {i}", f"a {i}", f"b {i}"] for i in range(30)], dtype=object)
+RAW_Y = np.arange(30) % 2
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(strategies=["nope"]), "Unknown query strategy 'nope'"),
+        (dict(test_size=1.5), "test_size must lie in"),
+        (dict(n_rounds=50), "labels, but the training split"),
+        (dict(seeds=[0, 0]), "seeds must be distinct"),
+        (dict(n_jobs=0), "n_jobs must be None or a nonzero int"),
+        (dict(batch_size=2.5), "batch_size must be an int"),
+        (dict(y=RAW_Y[:-1]), "different lengths"),
+        (dict(y=RAW_Y + 2), "y must hold 0"),
+        (dict(groups=np.arange(29)), "groups has 29 entries"),
+        (dict(feature_layout="a|b|c"), "feature_layout must be one of"),
+        (dict(X=RAW_X[:, :2]), r"triples, shape \(n, 3\)"),
+        (dict(X_test=RAW_X[:5]), "Pass both X_test and y_test"),
+        (dict(X_test=RAW_X[:5], y_test=np.full(5, 2)), "y_test must hold 0"),
+        (dict(X_test=np.zeros((5, 12)), y_test=RAW_Y[:5]), "same form as X"),
+    ],
+)
+def test_parameters_are_checked_before_anything_is_embedded(change, match):
+    params = dict(
+        X=RAW_X,
+        y=RAW_Y,
+        embedder=ExplodingEmbedder(),
+        strategies=["random"],
+        seeds=1,
+        initial_size=5,
+        batch_size=5,
+        n_rounds=2,
+        groups=np.arange(30),
+        verbose=0,
+    )
+    with pytest.raises(ValueError, match=match):
+        run_benchmark(**{**params, **change})
+
+
+def test_run_benchmark_and_the_command_line_share_their_defaults():
+    import inspect
+
+    from skbalpm.cli import build_parser
+
+    args = build_parser().parse_args(["benchmark"])
+    defaults = {name: p.default for name, p in inspect.signature(run_benchmark).parameters.items()}
+    assert defaults["seeds"] == args.seeds
+    assert defaults["initial_size"] == args.initial_size
+    assert defaults["batch_size"] == args.batch_size
+    assert defaults["n_rounds"] == args.rounds
+    assert defaults["n_jobs"] == args.n_jobs
+    assert defaults["test_size"] == args.test_fraction
+    assert list(defaults["strategies"]) == args.strategies.split(",")

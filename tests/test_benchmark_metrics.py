@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from skbalpm.benchmark import (
     bootstrap_interval,
+    curve_rise,
     format_summary,
     fraction_labels_saved,
     labels_to_reach,
@@ -120,3 +121,48 @@ def test_learning_curve_table_by_hand():
     assert table["mean"].tolist() == [2.0, 2.0, 2.0, 2.0]
     # std of (1, 3) is sqrt(2); sem = sqrt(2)/sqrt(2) = 1
     assert table["sem"].iloc[0] == pytest.approx(1.0)
+
+
+def test_curve_rise_by_hand():
+    # rises 0.05 and 0.07: resampled means 0.05, 0.06, 0.07 with chances 1/4, 1/2, 1/4
+    rise, low, high = curve_rise([[-0.70, -0.68, -0.65], [-0.71, -0.60, -0.64]], n_boot=500)
+    assert (rise, low, high) == pytest.approx((0.06, 0.05, 0.07))
+    # rises -0.05 and +0.20: the mean is +0.075, but a quarter of the draws are -0.05
+    rise, low, high = curve_rise([[-0.60, -0.65], [-0.80, -0.60]], n_boot=500)
+    assert (rise, low, high) == pytest.approx((0.075, -0.05, 0.2))
+    # one seed: the interval is the seed's own rise
+    assert curve_rise([[-0.7, -0.9, -0.69]]) == pytest.approx((0.01, 0.01, 0.01))
+    with pytest.raises(ValueError, match="at least one seed and two points"):
+        curve_rise([[-0.7]])
+
+
+def test_labels_saved_is_undefined_where_random_does_not_rise():
+    # random falls in both seeds: before, it "saved" 75% against its own final value
+    falling = [[-0.69, -0.70, -0.71, -0.72], [-0.68, -0.70, -0.70, -0.71]]
+    better = [[-0.69, -0.65, -0.62, -0.60], [-0.68, -0.66, -0.61, -0.60]]
+    table = summarize_results(_results({"random": falling, "better": better}), n_boot=200)
+    assert table["labels_saved"].isna().all()
+    assert table[["labels_saved_low", "labels_saved_high"]].isna().all().all()
+    # the rise is reported, and the areas are still there
+    assert table["baseline_rise"].tolist() == pytest.approx([-0.03, -0.03])
+    assert table["baseline_rise_high"].iloc[0] == pytest.approx(-0.03)
+    assert (table["area_log_likelihood_diff"].iloc[1]) > 0
+    text = format_summary(table)
+    assert "undefined*" in text and "random's curve does not rise" in text
+    assert "75%" not in text
+
+
+def test_labels_saved_needs_a_rise_beyond_the_seed_noise():
+    # random rises by 0.04 in one seed and falls by 0.01 in the other: mean +0.015, but
+    # the interval over seeds reaches -0.01, so there is no target worth reaching
+    noisy = [[-0.70, -0.68, -0.66], [-0.69, -0.70, -0.70]]
+    table = summarize_results(_results({"random": noisy}, labels=(10, 20, 30)), n_boot=200)
+    row = table.iloc[0]
+    assert row["baseline_rise"] == pytest.approx(0.015)
+    assert row["baseline_rise_low"] == pytest.approx(-0.01)
+    assert np.isnan(row["labels_saved"])
+    # rising in both seeds, it is defined (random reaches its own final value last)
+    rising = [[-0.70, -0.68, -0.66], [-0.69, -0.68, -0.67]]
+    table = summarize_results(_results({"random": rising}, labels=(10, 20, 30)), n_boot=200)
+    assert table["labels_saved"].iloc[0] == 0.0
+    assert "undefined" not in format_summary(table)

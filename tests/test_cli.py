@@ -228,3 +228,39 @@ def test_benchmark_scored_on_a_fixed_test_file(tmp_path, capsys):
     first = saved["rows"][0]
     assert first["n_labels"] + first["n_pool"] == 40  # the whole file is the pool
     assert saved["arguments"]["test_dataset"] == [str(test)]
+
+
+def test_report_says_labels_saved_is_undefined_where_random_falls(tmp_path, capsys):
+    import matplotlib
+    import pandas as pd
+
+    from skbalpm.benchmark._cli import report_results
+
+    rows = [
+        dict(
+            dataset="d",
+            strategy=strategy,
+            seed=seed,
+            round=r,
+            n_labels=20 * (r + 1),
+            n_pool=100,
+            test_log_likelihood=-0.69 - 0.005 * r + gain * r + 0.001 * seed,
+            test_accuracy=0.5,
+            fit_seconds=0.0,
+            query_seconds=0.0,
+        )
+        for strategy, gain in (("random", 0.0), ("balpm", 0.004))
+        for seed in range(3)
+        for r in range(4)
+    ]
+    (tmp_path / "results.json").write_text(json.dumps({"config": {}, "rows": rows}))
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text stays text in the SVG
+        assert report_results(tmp_path, pd.DataFrame(rows), pd.DataFrame(), "d") == 0
+    out = capsys.readouterr().out
+    assert "undefined*" in out and "random's curve does not rise" in out
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert summary["labels_saved"].isna().all()
+    assert summary["baseline_rise"].iloc[0] == pytest.approx(-0.015)
+    svg = (tmp_path / "learning_curve_test_log_likelihood.svg").read_text()
+    assert "random&#39;s curve does not rise" in svg or "random's curve does not rise" in svg
+    assert "does not rise" not in (tmp_path / "learning_curve_test_accuracy.svg").read_text()

@@ -54,6 +54,8 @@ def _saved(value):
 def _with_interval(row, key, fmt):
     value, low, high = (_float(row.get(k)) for k in (key, f"{key}_low", f"{key}_high"))
     if key == "labels_saved":
+        if math.isnan(value):  # random's curve does not rise: no target to reach
+            return "undefined (random's curve does not rise)"
         return f"{_saved(value)} [{_saved(low)}, {_saved(high)}]"
     if math.isnan(value):
         return "–"

@@ -16,6 +16,7 @@ from skbalpm.benchmark._experiment import (
 )
 from skbalpm.benchmark._metrics import (
     bootstrap_interval,
+    curve_rise,
     format_summary,
     fraction_labels_saved,
     labels_to_reach,
@@ -43,6 +44,7 @@ __all__ = [
     "BenchmarkInterrupted",
     "bootstrap_interval",
     "canonical_name",
+    "curve_rise",
     "format_summary",
     "fraction_labels_saved",
     "labels_to_reach",

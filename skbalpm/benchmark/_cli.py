@@ -9,6 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
+from skbalpm.benchmark._experiment import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_INITIAL_SIZE,
+    DEFAULT_N_JOBS,
+    DEFAULT_N_ROUNDS,
+    DEFAULT_SEEDS,
+    DEFAULT_TEST_SIZE,
+)
 from skbalpm.benchmark._strategies import (
     DEFAULT_STRATEGIES,
     STRATEGY_CLASSES,
@@ -246,28 +254,40 @@ def add_benchmark_arguments(parser):
     loop.add_argument(
         "--seeds",
         type=int,
-        default=5,
-        help="number of seeds 0..N-1 (default: 5; at least 5 for intervals worth reading).",
+        default=DEFAULT_SEEDS,
+        help=f"number of seeds 0..N-1 (default: {DEFAULT_SEEDS}; at least 5 for intervals "
+        "worth reading).",
     )
     loop.add_argument(
-        "--initial-size", type=int, default=50, help="initial labelled pairs (default: 50)."
+        "--initial-size",
+        type=int,
+        default=DEFAULT_INITIAL_SIZE,
+        help=f"initial labelled pairs (default: {DEFAULT_INITIAL_SIZE}).",
     )
     loop.add_argument(
-        "--batch-size", type=int, default=50, help="pairs acquired per round (default: 50)."
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"pairs acquired per round (default: {DEFAULT_BATCH_SIZE}).",
     )
-    loop.add_argument("--rounds", type=int, default=10, help="acquisition rounds (default: 10).")
+    loop.add_argument(
+        "--rounds",
+        type=int,
+        default=DEFAULT_N_ROUNDS,
+        help=f"acquisition rounds (default: {DEFAULT_N_ROUNDS}).",
+    )
     loop.add_argument(
         "--n-jobs",
         type=int,
-        default=-1,
+        default=DEFAULT_N_JOBS,
         help="processes running (strategy, seed) runs side by side; -1: one per CPU core "
-        "(default: -1). Results do not depend on it.",
+        f"(default: {DEFAULT_N_JOBS}). Results do not depend on it.",
     )
     loop.add_argument(
         "--test-fraction",
         type=float,
-        default=0.2,
-        help="fraction held out for testing, groups kept whole (default: 0.2).",
+        default=DEFAULT_TEST_SIZE,
+        help=f"fraction held out for testing, groups kept whole (default: {DEFAULT_TEST_SIZE}).",
     )
     loop.add_argument(
         "--no-ceiling",
@@ -564,7 +584,13 @@ def report_results(output_dir, results, ceiling, name, arguments=None):
     line's options, e.g. the synthetic task's size or the embedding model) are recorded in
     ``results.json`` so that a run can be reproduced from its results.
     """
-    from skbalpm.benchmark._metrics import format_summary, summarize_results
+    from skbalpm.benchmark._checkpoint import atomic_write
+    from skbalpm.benchmark._metrics import (
+        LABELS_SAVED_UNDEFINED,
+        format_summary,
+        labels_saved_note,
+        summarize_results,
+    )
     from skbalpm.benchmark._plots import plot_learning_curves
 
     output_dir = Path(output_dir)
@@ -603,15 +629,22 @@ def report_results(output_dir, results, ceiling, name, arguments=None):
         references["test_accuracy"]["Bayes"] = config["bayes_accuracy"]
     print()
     print(format_summary(summary))
-    summary.to_csv(output_dir / "summary.csv", index=False)
+    atomic_write(output_dir / "summary.csv", summary.to_csv(index=False))
     payload["summary"] = json.loads(
         summary.replace([np.inf, -np.inf], None).to_json(orient="records")
     )
     payload["summary_seeds"] = seeds
     if arguments is not None:
         payload["arguments"] = arguments
-    (output_dir / "results.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    paths = plot_learning_curves(results, output_dir, reference_lines=references, title=name)
+    atomic_write(output_dir / "results.json", json.dumps(payload, indent=1))
+    undefined = labels_saved_note(summary) is not None
+    paths = plot_learning_curves(
+        results,
+        output_dir,
+        reference_lines=references,
+        title=name,
+        notes={"test_log_likelihood": LABELS_SAVED_UNDEFINED} if undefined else None,
+    )
     print(
         f"\nresults: {output_dir / 'results.csv'} and results.json; summary: "
         f"{output_dir / 'summary.csv'}"

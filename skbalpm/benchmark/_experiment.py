@@ -1,4 +1,18 @@
-"""The active-learning experiment loop: strategies x seeds x rounds, with checkpoints."""
+"""The active-learning experiment loop: strategies x seeds x rounds, with checkpoints.
+
+:func:`run_benchmark` reads as its steps, each a section below:
+
+1. check every parameter (``_check_protocol``, ``_check_pairs``, ``_check_test_pairs``,
+   ``_check_budget``, ``_resolve_strategies``) before anything is embedded or fitted;
+2. embed raw triples once (``_embed_pairs``);
+3. one (strategy, seed) run: fit, score and query, round after round
+   (``_run_strategy``), or a seed's fit on every label (``_fit_ceiling``);
+4. plan: each seed's split and initial set (``_SeedSplits``), its runs registered in the
+   checkpoint and the jobs still to do (``_plan_jobs``);
+5. execute the jobs in this process (``_run_here``) or in worker processes that stop
+   when it dies (``_run_in_workers``), and record each finished round or run in the
+   checkpoint, the results files, the progress bar and the callback (``_Recorder``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +22,9 @@ import os
 import platform
 import sys
 import time
+from dataclasses import dataclass, field, replace
 from importlib import metadata
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +33,11 @@ from sklearn.base import clone
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 from sklearn.utils import Bunch
 
+from skbalpm._features import FEATURE_LAYOUTS
+from skbalpm.benchmark._checkpoint import Checkpoint, PartialRunWriter, atomic_write, run_key
 from skbalpm.benchmark._metrics import preference_accuracy, preference_log_likelihood
 from skbalpm.benchmark._strategies import DEFAULT_STRATEGIES, make_strategy, strategy_label
+from skbalpm.benchmark._workers import exit_if_orphaned, stop_with_parent
 
 RESULT_COLUMNS = (
     "dataset",
@@ -36,6 +55,24 @@ RESULT_COLUMNS = (
 
 TIMING_COLUMNS = ("fit_seconds", "query_seconds")
 """Columns that differ between otherwise identical runs."""
+
+DEFAULT_SEEDS = 5
+"""Seeds of a benchmark when none are given (at least 5 for intervals worth reading)."""
+
+DEFAULT_INITIAL_SIZE = 50
+"""Labelled pairs a run starts from."""
+
+DEFAULT_BATCH_SIZE = 50
+"""Pairs acquired per round."""
+
+DEFAULT_N_ROUNDS = 10
+"""Acquisition rounds of a run."""
+
+DEFAULT_TEST_SIZE = 0.2
+"""Fraction of the pairs (of the groups, when given) held out for testing."""
+
+DEFAULT_N_JOBS = -1
+"""Processes running runs side by side (-1: one per core)."""
 
 
 class BenchmarkInterrupted(Exception):
@@ -57,7 +94,7 @@ class BenchmarkInterrupted(Exception):
     >>> X = rng.normal(size=(60, 4)); y = (X[:, 0] > X[:, 2]).astype(int)
     >>> kwargs = dict(strategies={"first": first}, classifier=LogisticRegression(), seeds=1,
     ...               initial_size=10, batch_size=5, n_rounds=3, feature_layout="a|b",
-    ...               output_dir=tempfile.mkdtemp(), verbose=0)
+    ...               output_dir=tempfile.mkdtemp(), n_jobs=1, verbose=0)
     >>> try:
     ...     run_benchmark(X, y, callback=stop_after_round_1, **kwargs)
     ... except BenchmarkInterrupted:
@@ -115,12 +152,6 @@ def _derived_seed(*keys):
     return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
 
 
-def _atomic_write(path: Path, text: str):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def split_train_test(n_samples, test_size, seed, groups=None):
     """Train/test positions for one seed; groups (e.g. post ids) never straddle the split.
 
@@ -158,30 +189,72 @@ def split_train_test(n_samples, test_size, seed, groups=None):
     return np.sort(train), np.sort(test)
 
 
-def _check_test_set(X_test, y_test, X, fitted_embedder):
-    """A fixed test set as (features, labels) like ``X``'s, or None when not given.
+# ---------------------------------------------------------------------------------------
+# 1. Check the parameters (cheap, before any embedding or fitting)
+# ---------------------------------------------------------------------------------------
 
-    ``fitted_embedder`` is the embedder that turned raw ``X`` into features (None when
-    ``X`` came as features): raw test triples go through it too.
-    """
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _check_protocol(seeds, initial_size, batch_size, n_rounds, test_size, n_jobs, fixed_test):
+    """The seeds as a list, once every protocol parameter is valid."""
+    seeds = list(range(seeds)) if _is_int(seeds) else list(seeds)
+    if not seeds:
+        raise ValueError("seeds must name at least one seed.")
+    if not all(_is_int(s) and s >= 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct ints >= 0 (or their number); got {seeds!r}.")
+    for name, value in (("initial_size", initial_size), ("batch_size", batch_size)):
+        if not (_is_int(value) and value >= 1):
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
+    if not (_is_int(n_rounds) and n_rounds >= 0):
+        raise ValueError(f"n_rounds must be an int >= 0, got {n_rounds!r}.")
+    if not fixed_test and not (isinstance(test_size, Real) and 0.0 < test_size < 1.0):
+        raise ValueError(f"test_size must lie in (0, 1), got {test_size!r}.")
+    if not (n_jobs is None or (_is_int(n_jobs) and n_jobs != 0)):
+        raise ValueError(f"n_jobs must be None or a nonzero int, got {n_jobs!r}.")
+    return [int(s) for s in seeds]
+
+
+def _check_pairs(X, y, groups, feature_layout):
+    """``X`` (raw triples or features) and ``y`` as arrays of matching, valid shapes."""
+    X, y = np.asarray(X), np.asarray(y)
+    raw = X.dtype == object
+    if raw and (X.ndim != 2 or X.shape[1] != 3):
+        raise ValueError(
+            "Raw X must hold (prompt, response_a, response_b) triples, shape (n, 3); "
+            f"got {X.shape}."
+        )
+    if not raw and (X.ndim != 2 or X.shape[1] == 0):
+        raise ValueError(f"X must be features of shape (n, n_features); got shape {X.shape}.")
+    if y.ndim != 1 or len(X) != len(y):
+        raise ValueError(f"X and y have different lengths: {len(X)} vs {y.shape}.")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("y must hold 0 (response_a preferred) or 1 (response_b).")
+    if groups is not None and len(groups) != len(y):
+        raise ValueError(f"groups has {len(groups)} entries for {len(y)} pairs.")
+    if feature_layout not in FEATURE_LAYOUTS:
+        raise ValueError(
+            f"feature_layout must be one of {FEATURE_LAYOUTS}, got {feature_layout!r}."
+        )
+    return X, y.astype(np.int64)
+
+
+def _check_test_pairs(X_test, y_test, raw):
+    """A fixed test set as arrays (features or raw, like ``X``), or None when not given."""
     if X_test is None and y_test is None:
         return None
     if X_test is None or y_test is None:
         raise ValueError("Pass both X_test and y_test for a fixed test set, or neither.")
     X_test = np.asarray(X_test)
-    y_test = np.asarray(y_test).astype(np.int64)
-    if (X_test.dtype == object) != (fitted_embedder is not None):
+    y_test = np.asarray(y_test)
+    if (X_test.dtype == object) != raw:
         raise ValueError(
             "X_test must come in the same form as X: raw (prompt, response_a, response_b) "
             "triples when X is raw, else features; got "
             f"{'raw' if X_test.dtype == object else 'features'} X_test with "
-            f"{'raw' if fitted_embedder is not None else 'features'} X."
-        )
-    if fitted_embedder is not None:
-        X_test = np.asarray(fitted_embedder.transform(X_test), dtype=np.float32)
-    if X_test.ndim != 2 or X_test.shape[1] != X.shape[1] or len(X_test) == 0:
-        raise ValueError(
-            f"X_test must hold pairs with X's {X.shape[1]} features each; got shape {X_test.shape}."
+            f"{'raw' if raw else 'features'} X."
         )
     if len(X_test) != len(y_test):
         raise ValueError(
@@ -189,7 +262,59 @@ def _check_test_set(X_test, y_test, X, fitted_embedder):
         )
     if not np.isin(y_test, (0, 1)).all():
         raise ValueError("y_test must hold 0 (response_a preferred) or 1 (response_b).")
-    return X_test, y_test
+    return X_test, y_test.astype(np.int64)
+
+
+def _check_budget(n_samples, initial_size, batch_size, n_rounds, test_size, fixed_test):
+    """Refuse a protocol that needs more labels than the training split holds."""
+    if fixed_test:
+        n_train, split_note = n_samples, f"all {n_samples} pairs, with a fixed test set"
+    else:
+        n_train = n_samples - int(np.ceil(test_size * n_samples))
+        split_note = f"{n_samples} pairs, test_size={test_size}"
+    needed = initial_size + n_rounds * batch_size
+    if needed > n_train:
+        raise ValueError(
+            f"initial_size + n_rounds * batch_size = {needed} labels, but the training "
+            f"split holds only about {n_train} pairs ({split_note}). "
+            "Use fewer rounds or a smaller batch."
+        )
+
+
+def _resolve_strategies(strategies):
+    """name -> strategy object; names are built from :mod:`skbalpm.acquisition`."""
+    if isinstance(strategies, dict):
+        return dict(strategies)
+    if isinstance(strategies, str):
+        strategies = [strategies]
+    return {strategy_label(spec): make_strategy(spec) for spec in strategies}
+
+
+# ---------------------------------------------------------------------------------------
+# 2. Features: embed raw triples once
+# ---------------------------------------------------------------------------------------
+
+
+def _embed_pairs(X, test_pairs, embedder):
+    """Features of ``X`` and of the fixed test set; raw triples go through ``embedder``."""
+    if X.dtype == object:  # raw triples: embed once (the embedder caches on disk)
+        if embedder is None:
+            from skbalpm.embedding import PreferencePairEmbedder
+
+            embedder = PreferencePairEmbedder()
+        embedder = clone(embedder)
+        X = np.asarray(embedder.fit_transform(X), dtype=np.float32)
+        if test_pairs is not None:
+            X_test = np.asarray(embedder.transform(test_pairs[0]), dtype=np.float32)
+            test_pairs = X_test, test_pairs[1]
+    if test_pairs is not None:
+        X_test = test_pairs[0]
+        if X_test.ndim != 2 or X_test.shape[1] != X.shape[1] or len(X_test) == 0:
+            raise ValueError(
+                f"X_test must hold pairs with X's {X.shape[1]} features each; got shape "
+                f"{X_test.shape}."
+            )
+    return X, test_pairs
 
 
 def _fingerprint(X_test, y_test):
@@ -205,13 +330,19 @@ def _default_classifier(feature_layout, device):
     return PreferenceEnsembleClassifier(feature_layout=feature_layout, device=device)
 
 
-def _resolve_strategies(strategies):
-    """name -> strategy object; names are built from :mod:`skbalpm.acquisition`."""
-    if isinstance(strategies, dict):
-        return dict(strategies)
-    if isinstance(strategies, str):
-        strategies = [strategies]
-    return {strategy_label(spec): make_strategy(spec) for spec in strategies}
+# ---------------------------------------------------------------------------------------
+# 3. One run: fit, score and acquire, round after round
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Protocol:
+    """What every run of one benchmark shares."""
+
+    classifier: object
+    n_rounds: int
+    batch_size: int
+    dataset_name: str
 
 
 def _check_indices(indices, n_pool, n_instances, name):
@@ -235,65 +366,16 @@ def _evaluate(fitted, X_test, y_test):
     return preference_log_likelihood(y_test, proba_a), preference_accuracy(y_test, proba_a)
 
 
-def _with_seed(estimator, seed):
-    """A clone with ``random_state=seed`` where the estimator has that parameter."""
-    estimator = clone(estimator) if hasattr(estimator, "get_params") else estimator
+def _reseed(estimator, seed):
+    """Set ``random_state=seed`` where the estimator has that parameter; return it."""
     if hasattr(estimator, "get_params") and "random_state" in estimator.get_params():
         estimator.set_params(random_state=seed)
     return estimator
 
 
-class _Checkpoint:
-    """The JSON file that lets an interrupted run resume exactly where it stopped."""
-
-    def __init__(self, output_dir, config, resume):
-        self.path = None if output_dir is None else Path(output_dir) / "checkpoint.json"
-        self.state = {"config": config, "runs": {}, "ceiling": {}}
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if resume and self.path.exists():
-            saved = json.loads(self.path.read_text(encoding="utf-8"))
-            if saved["config"] != config:
-                differing = sorted(
-                    k
-                    for k in set(config) | set(saved["config"])
-                    if config.get(k) != saved["config"].get(k)
-                )
-                raise ValueError(
-                    f"{self.path} holds a run with a different configuration (differs in "
-                    f"{differing}); pass a new output directory or resume=False."
-                )
-            self.state = saved
-
-    def save(self):
-        if self.path is not None:
-            _atomic_write(self.path, json.dumps(self.state))
-
-    def partial_path(self, seed, name):
-        """Where a worker process keeps run (name, seed) between rounds (or None)."""
-        if self.path is None:
-            return None
-        digest = hashlib.sha1(f"{name}|{seed}".encode()).hexdigest()[:16]
-        return self.path.parent / "partial" / f"run-{digest}.json"
-
-    def remove_partial(self, seed, name):
-        path = self.partial_path(seed, name)
-        if path is not None:
-            path.unlink(missing_ok=True)
-
-    def merge_partial_runs(self):
-        """Take up the rounds that worker processes of an interrupted run had finished."""
-        if self.path is None or not (self.path.parent / "partial").is_dir():
-            return
-        for key, run in self.state["runs"].items():
-            name, seed = key.rsplit("|", 1)
-            path = self.partial_path(seed, name)
-            if path.exists():
-                saved = json.loads(path.read_text(encoding="utf-8"))
-                if len(saved["rows"]) > len(run["rows"]):
-                    self.state["runs"][key] = saved
-        self.save()
+def _with_seed(estimator, seed):
+    """A clone with ``random_state=seed`` where the estimator has that parameter."""
+    return _reseed(clone(estimator) if hasattr(estimator, "get_params") else estimator, seed)
 
 
 def _fit_ceiling(classifier, seed, data, dataset_name):
@@ -312,36 +394,45 @@ def _fit_ceiling(classifier, seed, data, dataset_name):
     }
 
 
-def _run_strategy(
-    run, *, name, strategy, classifier, seed, data, n_rounds, batch_size, dataset_name, on_round
-):
+def _query(picker, fitted, X_train, labelled, pool, batch_size, name):
+    """Pool positions the strategy picks this round, and the seconds it took."""
+    start = time.perf_counter()
+    n_instances = min(batch_size, len(pool))
+    indices, _ = picker(
+        fitted, X_train[pool], n_instances=n_instances, X_acquired=X_train[labelled]
+    )
+    indices = _check_indices(indices, len(pool), n_instances, name)
+    return indices, time.perf_counter() - start
+
+
+def _run_strategy(run, *, name, strategy, seed, data, protocol, on_round):
     """Continue one (strategy, seed) run from its state ``run`` to the last round.
 
     ``run`` holds the rows so far and the labelled positions; it is updated in place and
-    ``on_round(run, row)`` is called after every round.
+    ``on_round(run, row)`` is called after every round. The strategy is one object for
+    the whole run (a clone of ``strategy``), reseeded every round from (seed, round):
+    what it keeps between calls, such as BAL-PM's k-NN radii on the shrinking pool,
+    carries over, and a run resumed with a fresh object picks the same pairs.
     """
     X_train, y_train, X_test, y_test = data
-    for round_ in range(len(run["rows"]), n_rounds + 1):
+    picker = clone(strategy) if hasattr(strategy, "get_params") else strategy
+    for round_ in range(len(run["rows"]), protocol.n_rounds + 1):
         labelled = np.asarray(run["labelled"], dtype=np.int64)
         pool = np.setdiff1d(np.arange(len(y_train)), labelled)  # sorted positions
         start = time.perf_counter()
-        fitted = _with_seed(classifier, _derived_seed(seed, round_, 0))
+        fitted = _with_seed(protocol.classifier, _derived_seed(seed, round_, 0))
         fitted.fit(X_train[labelled], y_train[labelled])
         fit_seconds = time.perf_counter() - start
         ll, acc = _evaluate(fitted, X_test, y_test)
         query_seconds = float("nan")
-        if round_ < n_rounds:
-            start = time.perf_counter()
-            picker = _with_seed(strategy, _derived_seed(seed, round_, 1))
-            n_instances = min(batch_size, len(pool))
-            indices, _ = picker(
-                fitted, X_train[pool], n_instances=n_instances, X_acquired=X_train[labelled]
+        if round_ < protocol.n_rounds:
+            _reseed(picker, _derived_seed(seed, round_, 1))
+            indices, query_seconds = _query(
+                picker, fitted, X_train, labelled, pool, protocol.batch_size, name
             )
-            indices = _check_indices(indices, len(pool), n_instances, name)
-            query_seconds = time.perf_counter() - start
             run["labelled"] = labelled.tolist() + pool[indices].tolist()
         row = {
-            "dataset": dataset_name,
+            "dataset": protocol.dataset_name,
             "strategy": name,
             "seed": seed,
             "round": round_,
@@ -357,48 +448,220 @@ def _run_strategy(
     return run
 
 
-def _job(
-    *,
-    kind,
-    seed,
-    name,
-    run,
-    strategy,
-    classifier,
-    data,
-    n_rounds,
-    batch_size,
-    dataset_name,
-    on_round=None,
-    partial_path=None,
-):
-    """One unit of work: a seed's ceiling fit or a (strategy, seed) run.
+# ---------------------------------------------------------------------------------------
+# 4. The plan: one split per seed, the runs and ceiling fits still to do
+# ---------------------------------------------------------------------------------------
 
-    Returns ``(kind, seed, name, result)`` so that results arriving in any order can be
-    placed. In a worker process, ``partial_path`` receives the run after every round.
+
+@dataclass
+class _Job:
+    """One unit of work: a seed's ceiling fit (``name`` None) or a (strategy, seed) run.
+
+    ``data`` (the seed's train and test arrays) is attached just before the job runs or
+    is sent to a worker, so that one seed's copy of the data exists at a time.
     """
-    if kind == "ceiling":
-        return kind, seed, name, _fit_ceiling(classifier, seed, data, dataset_name)
-    if on_round is None:
 
-        def on_round(run, row):
-            if partial_path is not None:
-                Path(partial_path).parent.mkdir(parents=True, exist_ok=True)
-                _atomic_write(Path(partial_path), json.dumps(run))
+    kind: str
+    seed: int
+    name: str | None
+    protocol: _Protocol
+    run: dict | None = None
+    strategy: object = None
+    data: tuple | None = None
+    partial_path: Path | None = None
+    parent_pid: int | None = None
 
-    result = _run_strategy(
-        run,
-        name=name,
-        strategy=strategy,
-        classifier=classifier,
-        seed=seed,
-        data=data,
-        n_rounds=n_rounds,
-        batch_size=batch_size,
-        dataset_name=dataset_name,
+
+@dataclass
+class _SeedSplits:
+    """Train and test positions and the initial labelled set of every seed."""
+
+    X: np.ndarray
+    y: np.ndarray
+    test_pairs: tuple | None
+    test_size: float
+    groups: object
+    initial_size: int
+    _last: tuple | None = field(default=None, init=False, repr=False)  # (seed, data)
+
+    def positions(self, seed):
+        """(train, test, initial): test is None with a fixed test set; initial indexes train."""
+        if self.test_pairs is not None:
+            train, test = np.arange(len(self.y)), None
+        else:
+            train, test = split_train_test(len(self.y), self.test_size, seed, self.groups)
+        initial = np.random.RandomState(seed).permutation(len(train))[: self.initial_size]
+        return train, test, initial
+
+    def data(self, seed):
+        """(X_train, y_train, X_test, y_test) of one seed; the last seed's is kept."""
+        if self._last is None or self._last[0] != seed:
+            self._last = None  # free the previous seed's copy first
+            train, test, _ = self.positions(seed)
+            if self.test_pairs is not None:
+                data = self.X[train], self.y[train], *self.test_pairs
+            else:
+                data = self.X[train], self.y[train], self.X[test], self.y[test]
+            self._last = seed, data
+        return self._last[1]
+
+    def attach(self, job):
+        """A copy of ``job`` with its seed's data (sharing its run state)."""
+        return replace(job, data=self.data(job.seed))
+
+
+def _plan_jobs(checkpoint, splits, seeds, strategies, protocol, compute_ceiling):
+    """Register every run in the checkpoint; the jobs not yet done, seed by seed."""
+    for seed in seeds:
+        _, _, initial = splits.positions(seed)
+        for name in strategies:
+            checkpoint.start_run(name, seed, initial.tolist())
+    checkpoint.merge_partial_runs()
+    jobs = []
+    for seed in seeds:
+        if compute_ceiling and str(seed) not in checkpoint.state["ceiling"]:
+            jobs.append(_Job("ceiling", seed, None, protocol))
+        for name, strategy in strategies.items():
+            run = checkpoint.run(name, seed)
+            if len(run["rows"]) <= protocol.n_rounds:
+                jobs.append(_Job("run", seed, name, protocol, run, strategy))
+    return jobs
+
+
+# ---------------------------------------------------------------------------------------
+# 5. Execution: here, or in worker processes that stop with this one
+# ---------------------------------------------------------------------------------------
+
+
+def _execute(job, on_round):
+    """Do one job; returns ``(kind, seed, name, result)``, the result a ceiling row or the
+    finished run (a small answer: results arriving in any order can be placed)."""
+    if job.kind == "ceiling":
+        protocol = job.protocol
+        result = _fit_ceiling(protocol.classifier, job.seed, job.data, protocol.dataset_name)
+        return job.kind, job.seed, job.name, result
+    run = _run_strategy(
+        job.run,
+        name=job.name,
+        strategy=job.strategy,
+        seed=job.seed,
+        data=job.data,
+        protocol=job.protocol,
         on_round=on_round,
     )
-    return kind, seed, name, result
+    return job.kind, job.seed, job.name, run
+
+
+def _execute_in_worker(job):
+    """:func:`_execute` in a worker process: it keeps its run in a partial file after
+    every round, and stops (writing nothing more) once the benchmark's process is dead."""
+    stop_with_parent(job.parent_pid)
+
+    def keep_nothing(run, row):
+        exit_if_orphaned(job.parent_pid)
+
+    on_round = keep_nothing
+    if job.partial_path is not None:
+        on_round = PartialRunWriter(job.partial_path, job.parent_pid)
+    return _execute(job, on_round)
+
+
+class _Recorder:
+    """Takes each finished piece of work into the checkpoint, the results files, the
+    progress bar and the callback."""
+
+    def __init__(self, checkpoint, output_dir, config, versions, bar, callback):
+        self.checkpoint = checkpoint
+        self.output_dir = None if output_dir is None else Path(output_dir)
+        self.config = config
+        self.versions = versions
+        self.bar = bar
+        self.callback = callback
+
+    def results(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.checkpoint.rows(), columns=list(RESULT_COLUMNS))
+
+    def ceiling(self):
+        import pandas as pd
+
+        return pd.DataFrame(list(self.checkpoint.state["ceiling"].values()))
+
+    def write_results(self):
+        """``results.csv`` and ``results.json`` of every round so far."""
+        if self.output_dir is None:
+            return
+        table = self.results()
+        atomic_write(self.output_dir / "results.csv", table.to_csv(index=False))
+        payload = {
+            "config": self.config,
+            "versions": self.versions,
+            "ceiling": list(self.checkpoint.state["ceiling"].values()),
+            "rows": table.to_dict(orient="records"),
+        }
+        atomic_write(self.output_dir / "results.json", json.dumps(payload, indent=1))
+
+    def round_done(self, run, row):
+        """A round of a run in this process: checkpoint and results after each."""
+        self.checkpoint.save()
+        self.write_results()
+        self._announce(row)
+
+    def run_done(self, job, run):
+        """A whole run back from a worker: it joins the checkpoint, its partial file goes."""
+        n_before = len(job.run["rows"])
+        self.checkpoint.state["runs"][run_key(job.name, job.seed)] = run
+        self.checkpoint.save()
+        self.checkpoint.remove_partial(job.seed, job.name)
+        self.write_results()
+        for row in run["rows"][n_before:]:
+            self._announce(row)
+
+    def ceiling_done(self, job, result):
+        self.checkpoint.state["ceiling"][str(job.seed)] = result
+        self.checkpoint.save()
+
+    def _announce(self, row):
+        self.bar.update(1)
+        self.bar.set_postfix(
+            run=f"{row['strategy']} seed {row['seed']}",
+            labels=row["n_labels"],
+            ll=f"{row['test_log_likelihood']:.3f}",
+        )
+        if self.callback is not None:
+            self.callback(row)
+
+
+def _run_here(jobs, splits, recorder):
+    for job in jobs:
+        *_, result = _execute(splits.attach(job), on_round=recorder.round_done)
+        if job.kind == "ceiling":
+            recorder.ceiling_done(job, result)
+
+
+def _run_in_workers(jobs, splits, recorder, checkpoint, n_workers):
+    """One worker process per job at a time; each run joins the checkpoint here when it
+    ends, and a resumed run takes up the partial files of the runs that did not."""
+    by_key = {}
+    for job in jobs:
+        job.parent_pid = os.getpid()
+        if job.kind == "run":
+            job.partial_path = checkpoint.partial_path(job.seed, job.name)
+        by_key[job.kind, job.seed, job.name] = job
+    parallel = Parallel(n_jobs=n_workers, return_as="generator_unordered")
+    tasks = (delayed(_execute_in_worker)(splits.attach(job)) for job in jobs)
+    for kind, seed, name, result in parallel(tasks):
+        job = by_key[kind, seed, name]
+        if kind == "ceiling":
+            recorder.ceiling_done(job, result)
+        else:
+            recorder.run_done(job, result)
+
+
+# ---------------------------------------------------------------------------------------
+# The benchmark
+# ---------------------------------------------------------------------------------------
 
 
 def run_benchmark(
@@ -408,11 +671,11 @@ def run_benchmark(
     strategies=DEFAULT_STRATEGIES,
     classifier=None,
     embedder=None,
-    seeds=5,
-    initial_size=100,
-    batch_size=100,
-    n_rounds=10,
-    test_size=0.2,
+    seeds=DEFAULT_SEEDS,
+    initial_size=DEFAULT_INITIAL_SIZE,
+    batch_size=DEFAULT_BATCH_SIZE,
+    n_rounds=DEFAULT_N_ROUNDS,
+    test_size=DEFAULT_TEST_SIZE,
     groups=None,
     X_test=None,
     y_test=None,
@@ -424,7 +687,7 @@ def run_benchmark(
     compute_ceiling=True,
     callback=None,
     extra_config=None,
-    n_jobs=None,
+    n_jobs=DEFAULT_N_JOBS,
     verbose=1,
 ):
     """Compare query strategies in pool-based active learning over several seeds.
@@ -439,7 +702,10 @@ def run_benchmark(
     Features are computed once up front; the loop runs on features. Each fit and query
     is seeded from (seed, round), so results do not depend on the order of the runs, and
     a run resumed from its checkpoint (written after every round) gives the same rows
-    (apart from the timings) as an uninterrupted one. modAL is not needed.
+    (apart from the timings) as an uninterrupted one. Each (strategy, seed) run keeps one
+    strategy object, reseeded every round, so what a strategy keeps between calls (BAL-PM's
+    k-NN radii on the shrinking pool) carries over from round to round. The parameters
+    are checked before anything is embedded or fitted. modAL is not needed.
 
     Parameters
     ----------
@@ -459,9 +725,10 @@ def run_benchmark(
         Used only when ``X`` holds raw triples; default
         :class:`~skbalpm.embedding.PreferencePairEmbedder`.
     seeds : int or sequence of int, default=5
-        ``range(seeds)`` or the seeds themselves.
-    initial_size, batch_size, n_rounds : int, default=100, 100, 10
-        Initial labelled set, pairs acquired per round, number of acquisition rounds.
+        ``range(seeds)`` or the seeds themselves (distinct ints >= 0).
+    initial_size, batch_size, n_rounds : int, default=50, 50, 10
+        Initial labelled set, pairs acquired per round, number of acquisition rounds
+        (the command line's defaults too).
     test_size : float, default=0.2
         Fraction held out for testing (ignored with ``X_test``).
     groups : array-like of shape (n,) or None
@@ -492,12 +759,13 @@ def run_benchmark(
         process for each round of a run when the run ends.
     extra_config : dict or None
         More configuration to record (e.g. the data set's source).
-    n_jobs : int or None, default=None
+    n_jobs : int or None, default=-1
         Processes running (strategy, seed) runs side by side (joblib; None means 1, -1
-        every core). Results do not depend on it: every fit and query is seeded from
-        (seed, round). Each worker checkpoints its run after every round, so an
-        interrupted parallel run resumes too. Keep the classifier's own ``n_jobs`` at 1
-        thread when using several processes.
+        every core, as on the command line). Results do not depend on it: every fit and
+        query is seeded from (seed, round). Each worker checkpoints its run after every
+        round, so an interrupted parallel run resumes too, and stops within a fraction of
+        a second when this process dies (a killed benchmark leaves no worker behind).
+        Keep the classifier's own ``n_jobs`` at 1 thread when using several processes.
     verbose : int, default=1
         A progress bar over all rounds when > 0.
 
@@ -521,51 +789,23 @@ def run_benchmark(
     >>> X = rng.normal(size=(60, 4)); y = (X[:, 0] > X[:, 2]).astype(int)
     >>> out = run_benchmark(X, y, strategies={"first": first}, classifier=LogisticRegression(),
     ...                     seeds=2, initial_size=10, batch_size=5, n_rounds=2,
-    ...                     feature_layout="a|b", verbose=0)
+    ...                     feature_layout="a|b", n_jobs=1, verbose=0)
     >>> out.results.shape[0]
     6
     """
-    import pandas as pd
     from tqdm.auto import tqdm
 
-    seeds = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else list(seeds)
-    if not seeds:
-        raise ValueError("seeds must name at least one seed.")
-    for name, value in (("initial_size", initial_size), ("batch_size", batch_size)):
-        if not (isinstance(value, (int, np.integer)) and value >= 1):
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
-    if not (isinstance(n_rounds, (int, np.integer)) and n_rounds >= 0):
-        raise ValueError(f"n_rounds must be an int >= 0, got {n_rounds!r}.")
-    y = np.asarray(y).astype(np.int64)
-    X = np.asarray(X)
-    raw = X.dtype == object
-    if raw:  # raw triples: embed once (the embedder caches on disk)
-        if embedder is None:
-            from skbalpm.embedding import PreferencePairEmbedder
-
-            embedder = PreferencePairEmbedder()
-        embedder = clone(embedder)
-        X = np.asarray(embedder.fit_transform(X), dtype=np.float32)
-        feature_layout = "a|b|prompt"
-    if len(X) != len(y):
-        raise ValueError(f"X and y have different lengths: {len(X)} vs {len(y)}.")
-    fixed_test = _check_test_set(X_test, y_test, X, embedder if raw else None)
-    has_test_set = fixed_test is not None
-    if not has_test_set:
-        n_train = len(X) - int(np.ceil(test_size * len(X)))
-        split_note = f"{len(X)} pairs, test_size={test_size}"
-    else:
-        X_test, y_test = fixed_test
-        n_train = len(X)
-        split_note = f"all {len(X)} pairs, with a fixed test set"
-    needed = initial_size + n_rounds * batch_size
-    if needed > n_train:
-        raise ValueError(
-            f"initial_size + n_rounds * batch_size = {needed} labels, but the training "
-            f"split holds only about {n_train} pairs ({split_note}). "
-            "Use fewer rounds or a smaller batch."
-        )
+    fixed_test = X_test is not None or y_test is not None
+    seeds = _check_protocol(
+        seeds, initial_size, batch_size, n_rounds, test_size, n_jobs, fixed_test
+    )
+    X, y = _check_pairs(X, y, groups, feature_layout)
+    test_pairs = _check_test_pairs(X_test, y_test, raw=X.dtype == object)
+    _check_budget(len(y), initial_size, batch_size, n_rounds, test_size, fixed_test)
     strategies = _resolve_strategies(strategies)
+    if X.dtype == object:
+        feature_layout = "a|b|prompt"  # the embedder's layout
+    X, test_pairs = _embed_pairs(X, test_pairs, embedder)
     if classifier is None:
         classifier = _default_classifier(feature_layout, device)
 
@@ -575,140 +815,44 @@ def run_benchmark(
             "n_samples": len(X),
             "n_features": X.shape[1],
             "feature_layout": feature_layout,
-            "strategies": {n: s for n, s in strategies.items()},
+            "strategies": dict(strategies),
             "classifier": classifier,
             "seeds": seeds,
             "initial_size": initial_size,
             "batch_size": batch_size,
             "n_rounds": n_rounds,
-            "test_size": None if has_test_set else test_size,
-            "grouped_split": groups is not None and not has_test_set,
+            "test_size": None if fixed_test else test_size,
+            "grouped_split": groups is not None and not fixed_test,
             "compute_ceiling": compute_ceiling,
             # only with a fixed test set, so that older checkpoints still resume
-            **({"test_set": _fingerprint(X_test, y_test)} if has_test_set else {}),
+            **({"test_set": _fingerprint(*test_pairs)} if fixed_test else {}),
             **(extra_config or {}),
         }
     )
-    versions = package_versions()
-    checkpoint = _Checkpoint(output_dir, config, resume)
-
-    def all_rows():
-        return [row for run in checkpoint.state["runs"].values() for row in run["rows"]]
-
-    def write_results():
-        if output_dir is None:
-            return
-        table = pd.DataFrame(all_rows(), columns=list(RESULT_COLUMNS))
-        _atomic_write(Path(output_dir) / "results.csv", table.to_csv(index=False))
-        payload = {
-            "config": config,
-            "versions": versions,
-            "ceiling": list(checkpoint.state["ceiling"].values()),
-            "rows": table.to_dict(orient="records"),
-        }
-        _atomic_write(Path(output_dir) / "results.json", json.dumps(payload, indent=1))
-
-    splits = {}
-    for seed in seeds:
-        if has_test_set:
-            train, test = np.arange(len(X)), None
-        else:
-            train, test = split_train_test(len(X), test_size, seed, groups)
-        initial = np.random.RandomState(seed).permutation(len(train))[:initial_size]
-        splits[seed] = train, test  # positions: one seed's copy of the data at a time
-        for name in strategies:
-            checkpoint.state["runs"].setdefault(
-                f"{name}|{seed}", {"rows": [], "labelled": initial.tolist()}
-            )
-    checkpoint.merge_partial_runs()
-
-    jobs = [
-        (kind, seed, name)
-        for seed in seeds
-        for kind, name in [("ceiling", None)] * bool(compute_ceiling)
-        + [("run", name) for name in strategies]
-        if (kind == "ceiling" and str(seed) not in checkpoint.state["ceiling"])
-        or (kind == "run" and len(checkpoint.state["runs"][f"{name}|{seed}"]["rows"]) <= n_rounds)
-    ]
-
-    def job_arguments(kind, seed, name):
-        train, test = splits[seed]
-        return dict(
-            kind=kind,
-            seed=seed,
-            name=name,
-            run=None if kind == "ceiling" else checkpoint.state["runs"][f"{name}|{seed}"],
-            strategy=None if kind == "ceiling" else strategies[name],
-            classifier=classifier,
-            data=(X[train], y[train], X_test, y_test)
-            if has_test_set
-            else (X[train], y[train], X[test], y[test]),
-            n_rounds=n_rounds,
-            batch_size=batch_size,
-            dataset_name=dataset_name,
-        )
+    checkpoint = Checkpoint(output_dir, config, resume)
+    protocol = _Protocol(classifier, n_rounds, batch_size, dataset_name)
+    splits = _SeedSplits(X, y, test_pairs, test_size, groups, initial_size)
+    jobs = _plan_jobs(checkpoint, splits, seeds, strategies, protocol, compute_ceiling)
 
     n_workers = min(effective_n_jobs(n_jobs), max(len(jobs), 1))
     bar = tqdm(
         total=len(seeds) * len(strategies) * (n_rounds + 1),
-        initial=sum(len(run["rows"]) for run in checkpoint.state["runs"].values()),
+        initial=len(checkpoint.rows()),
         desc=f"{dataset_name} rounds",
         disable=verbose <= 0,
     )
-
-    def finished_round(row):
-        bar.update(1)
-        bar.set_postfix(
-            run=f"{row['strategy']} seed {row['seed']}",
-            labels=row["n_labels"],
-            ll=f"{row['test_log_likelihood']:.3f}",
-        )
-        if callback is not None:
-            callback(row)
-
-    def record_ceiling(seed, result):
-        checkpoint.state["ceiling"][str(seed)] = result
-        checkpoint.save()
-
-    def sequential_round(run, row):
-        checkpoint.save()
-        write_results()
-        finished_round(row)
-
+    recorder = _Recorder(checkpoint, output_dir, config, package_versions(), bar, callback)
     try:
         if n_workers <= 1:
-            for kind, seed, name in jobs:
-                _, _, _, result = _job(**job_arguments(kind, seed, name), on_round=sequential_round)
-                if kind == "ceiling":
-                    record_ceiling(seed, result)
+            _run_here(jobs, splits, recorder)
         else:
-            # One process per (strategy, seed) run. Each worker writes its run to a
-            # partial checkpoint after every round; the run joins checkpoint.json here
-            # when it ends, and a resumed run picks the partial files up.
-            tasks = (
-                delayed(_job)(
-                    **job_arguments(kind, seed, name),
-                    partial_path=checkpoint.partial_path(seed, name),
-                )
-                for kind, seed, name in jobs
-            )
-            parallel = Parallel(n_jobs=n_workers, return_as="generator_unordered")
-            for kind, seed, name, result in parallel(tasks):
-                if kind == "ceiling":
-                    record_ceiling(seed, result)
-                    continue
-                key = f"{name}|{seed}"
-                n_before = len(checkpoint.state["runs"][key]["rows"])
-                checkpoint.state["runs"][key] = result
-                checkpoint.save()
-                checkpoint.remove_partial(seed, name)
-                write_results()
-                for row in result["rows"][n_before:]:
-                    finished_round(row)
+            _run_in_workers(jobs, splits, recorder, checkpoint, n_workers)
     finally:
         bar.close()
-
-    write_results()
-    results = pd.DataFrame(all_rows(), columns=list(RESULT_COLUMNS))
-    ceiling = pd.DataFrame(list(checkpoint.state["ceiling"].values()))
-    return Bunch(results=results, ceiling=ceiling, config=config, versions=versions)
+    recorder.write_results()
+    return Bunch(
+        results=recorder.results(),
+        ceiling=recorder.ceiling(),
+        config=config,
+        versions=recorder.versions,
+    )

@@ -186,6 +186,54 @@ def bootstrap_interval(statistic, n_seeds, *, n_boot=2000, confidence=0.95, rand
     )
 
 
+def curve_rise(curves, *, n_boot=2000, confidence=0.95, random_state=0):
+    """How much curves rise from their first label count to their last, over seeds.
+
+    The rule for "labels saved": it is defined only when the baseline's curve rises, that
+    is when the lower end of this interval is above 0 (see :func:`summarize_results`).
+
+    Parameters
+    ----------
+    curves : array-like of shape (n_seeds, n_points)
+        One curve per seed on shared label counts (higher is better).
+    n_boot : int, default=2000
+        Bootstrap draws.
+    confidence : float, default=0.95
+        Coverage of the interval.
+    random_state : int, RandomState instance or None, default=0
+        Seed of the draws.
+
+    Returns
+    -------
+    rise, low, high : float
+        The mean over seeds of ``curve[-1] - curve[0]`` and its percentile bootstrap
+        interval over seeds (:func:`bootstrap_interval`).
+
+    Examples
+    --------
+    Both seeds rise by 0.05 and 0.07: the interval lies above 0.
+
+    >>> rise, low, high = curve_rise([[-0.70, -0.65], [-0.71, -0.64]])
+    >>> round(rise, 3), round(low, 3), round(high, 3)
+    (0.06, 0.05, 0.07)
+    """
+    curves = np.asarray(curves, dtype=float)
+    if curves.ndim != 2 or curves.shape[1] < 2 or len(curves) == 0:
+        raise ValueError(
+            "curves must have shape (n_seeds, n_points) with at least one seed and two "
+            f"points; got {curves.shape}."
+        )
+    rises = curves[:, -1] - curves[:, 0]
+    low, high = bootstrap_interval(
+        lambda idx: rises[idx].mean(),
+        len(rises),
+        n_boot=n_boot,
+        confidence=confidence,
+        random_state=random_state,
+    )
+    return float(rises.mean()), low, high
+
+
 def _curves(results, strategy, metric):
     """Labels (n_points,) and per-seed curves (n_seeds, n_points), seeds sorted."""
     table = results[results["strategy"] == strategy].pivot_table(
@@ -205,6 +253,15 @@ def summarize_results(results, *, baseline="random", n_boot=2000, random_state=0
     baseline's. Every figure has a percentile bootstrap interval over seeds (the same
     seed draw for the strategy and the baseline).
 
+    Labels saved is defined only where the baseline's curve rises: the bootstrap interval
+    (over seeds) of its mean rise in test log-likelihood from the first label count to the
+    last (each seed's last value minus its first, :func:`curve_rise`) must lie above 0.
+    On a flat or falling baseline its final value is no better than its first, so any
+    strategy (the baseline itself included) would "save" labels by reaching it at once;
+    there ``labels_saved`` and its interval are NaN ("undefined"). The baseline's rise
+    and its interval are in the columns ``baseline_rise``, ``baseline_rise_low`` and
+    ``baseline_rise_high``.
+
     Parameters
     ----------
     results : DataFrame
@@ -212,7 +269,7 @@ def summarize_results(results, *, baseline="random", n_boot=2000, random_state=0
         seed, n_labels, test_log_likelihood, test_accuracy).
     baseline : str, default="random"
         Strategy whose final log-likelihood is the target; None or absent skips the
-        "saved" and "difference" columns.
+        "saved", "rise" and "difference" columns.
     n_boot : int, default=2000
         Bootstrap draws.
     random_state : int, default=0
@@ -221,7 +278,8 @@ def summarize_results(results, *, baseline="random", n_boot=2000, random_state=0
     Returns
     -------
     summary : DataFrame
-        One row per strategy.
+        One row per strategy; ``labels_saved`` is ``-inf`` where the strategy never
+        reaches the target, NaN where the target is undefined.
 
     References
     ----------
@@ -247,6 +305,8 @@ def summarize_results(results, *, baseline="random", n_boot=2000, random_state=0
     if has_baseline:
         base_labels, base_seeds, base_ll = _curves(results, baseline, "test_log_likelihood")
         _, _, base_acc = _curves(results, baseline, "test_accuracy")
+        base_rise = curve_rise(base_ll, n_boot=n_boot, random_state=random_state)
+        saving_defined = base_rise[1] > 0
     rows = []
     for strategy in strategies:
         labels, seeds, ll = _curves(results, strategy, "test_log_likelihood")
@@ -280,10 +340,13 @@ def summarize_results(results, *, baseline="random", n_boot=2000, random_state=0
                 target = base_ll[idx, -1].mean()
                 return fraction_labels_saved(labels, ll[idx].mean(axis=0), target)
 
-            row["labels_saved"] = saved(np.arange(len(seeds)))
-            row["labels_saved_low"], row["labels_saved_high"] = bootstrap_interval(
-                saved, len(seeds), n_boot=n_boot, random_state=random_state
-            )
+            row["labels_saved"] = row["labels_saved_low"] = row["labels_saved_high"] = np.nan
+            if saving_defined:
+                row["labels_saved"] = saved(np.arange(len(seeds)))
+                row["labels_saved_low"], row["labels_saved_high"] = bootstrap_interval(
+                    saved, len(seeds), n_boot=n_boot, random_state=random_state
+                )
+            row["baseline_rise"], row["baseline_rise_low"], row["baseline_rise_high"] = base_rise
             for name, curves, base in (
                 ("log_likelihood", ll, base_ll),
                 ("accuracy", acc, base_acc),
@@ -308,19 +371,56 @@ def summarize_results(results, *, baseline="random", n_boot=2000, random_state=0
 
 def _format_interval(row, key, fmt=""):
     """``row[key]`` with its ``_low``/``_high`` interval; labels saved as signed percents
-    ("not reached" where not finite)."""
+    ("not reached" where -inf, "undefined" where NaN)."""
 
     def saved(v):
-        return "not reached" if not np.isfinite(v) else f"{v:+.0%}"
+        return "not reached" if np.isinf(v) else f"{v:+.0%}"
 
     low, high = row[f"{key}_low"], row[f"{key}_high"]
     if key == "labels_saved":
+        if np.isnan(row[key]):
+            return "undefined*"
         return f"{saved(row[key])} [{saved(low)}, {saved(high)}]"
     return f"{row[key]:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
 
 
+LABELS_SAVED_UNDEFINED = "labels saved undefined: random's curve does not rise"
+
+
+def labels_saved_note(summary):
+    """Why labels saved is undefined in a summary, or None where it is defined.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Output of :func:`summarize_results`.
+
+    Returns
+    -------
+    note : str or None
+        One line naming the baseline's rise and its interval.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = pd.DataFrame([dict(labels_saved=float("nan"), baseline_rise=-0.01,
+    ...                        baseline_rise_low=-0.02, baseline_rise_high=0.0)])
+    >>> print(labels_saved_note(s))  # doctest: +ELLIPSIS
+    * labels saved undefined: random's curve does not rise (... -0.0100 [-0.0200, +0.0000], ...)
+    """
+    if "baseline_rise" not in summary or not summary["labels_saved"].isna().any():
+        return None
+    row = summary.iloc[0]
+    return (
+        f"* {LABELS_SAVED_UNDEFINED} (last minus first test LL "
+        f"{row['baseline_rise']:+.4f} [{row['baseline_rise_low']:+.4f}, "
+        f"{row['baseline_rise_high']:+.4f}], 95% CI over seeds not above 0)"
+    )
+
+
 def format_summary(summary):
-    """The summary table as aligned text ("not reached" for ``-inf`` labels saved).
+    """The summary table as aligned text ("not reached" for ``-inf`` labels saved,
+    "undefined" with a note below the table where random's curve does not rise).
 
     Parameters
     ----------
@@ -363,4 +463,6 @@ def format_summary(summary):
         lines.append(cells)
     widths = [max(len(str(c)) for c in col) for col in zip(header, *lines, strict=True)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([fmt.format(*header), *(fmt.format(*cells) for cells in lines)])
+    note = labels_saved_note(summary) if has_baseline else None
+    table = [fmt.format(*header), *(fmt.format(*cells) for cells in lines)]
+    return "\n".join(table + ([note] if note else []))

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from skbalpm.benchmark._checkpoint import replacing
+
 METRIC_LABELS = {
     "test_log_likelihood": "test log-likelihood (mean log p of the true label)",
     "test_accuracy": "test accuracy",
@@ -41,7 +43,7 @@ def learning_curve_table(results, metric):
     return table.drop(columns="std")
 
 
-def plot_learning_curves(results, output_dir, *, reference_lines=None, title=None):
+def plot_learning_curves(results, output_dir, *, reference_lines=None, title=None, notes=None):
     """One PNG and one SVG per metric: mean curve and a +-1 standard-error band over seeds.
 
     Parameters
@@ -54,6 +56,9 @@ def plot_learning_curves(results, output_dir, *, reference_lines=None, title=Non
         ``{metric: {label: value}}`` horizontal lines (e.g. the full-pool ceiling).
     title : str or None
         Figure title (e.g. the data set).
+    notes : dict or None
+        ``{metric: text}`` written under that metric's figure (e.g. why labels saved is
+        undefined).
 
     Returns
     -------
@@ -107,10 +112,14 @@ def plot_learning_curves(results, output_dir, *, reference_lines=None, title=Non
         else:
             ax.legend()
         ax.grid(alpha=0.3)
-        fig.tight_layout()
+        note = (notes or {}).get(metric)
+        if note:
+            fig.text(0.5, 0.01, note, ha="center", va="bottom", fontsize=8, color="dimgrey")
+        fig.tight_layout(rect=(0, 0.04, 1, 1) if note else None)
         for suffix in (".png", ".svg"):
             path = output_dir / f"learning_curve_{metric}{suffix}"
-            fig.savefig(path, dpi=120)
+            with replacing(path) as tmp:  # a killed run leaves no half-drawn file
+                fig.savefig(tmp, dpi=120, format=suffix[1:])
             paths.append(path)
         plt.close(fig)
     return paths
