@@ -1,9 +1,11 @@
 """How big is each BAL-PM term? Spread of BALD and of beta * entropy over the pool.
 
-For each data set and adapter size, labels are acquired in a random order; at several label
-counts the ensemble is fitted and, over the unlabelled pool, the script measures the
-interquartile range (IQR) of BALD and of the entropy term e(x) (k=13, d=1, the acquired
-prompts counted in the balls), and the beta at which the two spreads are equal,
+For each data set and learner (the default Laplace model, its linear special case, and the
+deep ensemble with a small, the default and a large adapter), labels are acquired in a
+random order; at several label counts the classifier is fitted and, over the unlabelled
+pool, the script measures the interquartile range (IQR) of BALD and of the entropy term
+e(x) (k=13, d=1, the acquired prompts counted in the balls), and the beta at which the two
+spreads are equal,
 ``IQR(BALD) / IQR(e)``: with beta far above it BAL-PM is "diversity only", far below it
 plain BALD. Writes ``docs/benchmarks/beta_term_spread.csv`` and a markdown table.
 
@@ -27,7 +29,13 @@ from skbalpm.benchmark._cli import load_benchmark_data
 from skbalpm.ensemble import PreferenceEnsembleClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
-ADAPTERS = {"small (32,)": (32,), "default (256, 64)": (256, 64), "large (1024, 256)": (1024, 256)}
+LEARNERS = {
+    "laplace (default)": {},
+    "laplace, linear": {"n_random_features": 0},
+    "deep-ensemble (32,)": {"method": "deep-ensemble", "hidden_layer_sizes": (32,)},
+    "deep-ensemble (256, 64)": {"method": "deep-ensemble"},
+    "deep-ensemble (1024, 256)": {"method": "deep-ensemble", "hidden_layer_sizes": (1024, 256)},
+}
 LABEL_COUNTS = (50, 150, 300, 550)
 DATASETS = ("synthetic", "hh-helpful-base", "hh-harmless-base", "tldr-batch13")
 
@@ -67,19 +75,19 @@ def spreads(name, seeds):
         order = np.random.default_rng(seed).permutation(train)
         for n_labels in LABEL_COUNTS:
             labelled, pool = order[:n_labels], order[n_labels:]
-            # The entropy term depends on the prompts only, not on the adapter.
+            # The entropy term depends on the prompts only, not on the learner.
             radius_N = knn_radius(prompts[pool], 13)
             counts_N = ball_counts(prompts[pool], radius_N, prompts[labelled])
             entropy_iqr = iqr(ksg_entropy_term(radius_N, counts_N, 1.0))
-            for adapter, hidden in ADAPTERS.items():
-                clf = PreferenceEnsembleClassifier(hidden_layer_sizes=hidden, random_state=seed)
+            for learner, params in LEARNERS.items():
+                clf = PreferenceEnsembleClassifier(random_state=seed, **params)
                 clf.fit(X[labelled], y[labelled])
                 bald_N = bald(clf.predict_member_proba(X[pool]))
                 bald_iqr = iqr(bald_N)
                 rows.append(
                     dict(
                         dataset=name,
-                        adapter=adapter,
+                        learner=learner,
                         seed=seed,
                         n_labels=n_labels,
                         bald_median=float(np.median(bald_N)),
@@ -90,10 +98,10 @@ def spreads(name, seeds):
                     )
                 )
                 print(rows[-1], flush=True)
-    adapters = list(ADAPTERS)  # rows by seed, adapter, label count
+    learners = list(LEARNERS)  # rows by seed, learner, label count
     return sorted(
         rows,
-        key=lambda r: (r["seed"], adapters.index(r["adapter"]), LABEL_COUNTS.index(r["n_labels"])),
+        key=lambda r: (r["seed"], learners.index(r["learner"]), LABEL_COUNTS.index(r["n_labels"])),
     )
 
 
@@ -115,7 +123,7 @@ def main():
         previous = pd.concat([previous, table], ignore_index=True)
         previous.to_csv(path, index=False)  # after every data set: nothing lost on failure
     summary = (
-        previous.groupby(["dataset", "adapter", "n_labels"], sort=False)[
+        previous.groupby(["dataset", "learner", "n_labels"], sort=False)[
             ["bald_median", "bald_iqr", "beta001_entropy_iqr", "balancing_beta"]
         ]
         .mean()

@@ -1,8 +1,9 @@
 """Learner study: which Bradley–Terry learner gives calibrated, smooth learning curves.
 
-Random-order learning curves of the classifier candidates below, from 50 labels up to
-1,000 (or the whole training split), 5 seeds, on test splits grouped by prompt (topic for
-the synthetic task), and one fit on every training label. Two kinds of data sets:
+Random-order learning curves of the classifier candidates below at 50, 100, ..., 550
+labels (the benchmark harness's protocol: 50 initial labels and 10 rounds of 50), 700 and
+1,000, and one fit on every training label; 5 seeds, on test splits grouped by prompt
+(topic for the synthetic task). Two kinds of data sets:
 
 * reported: the built-in synthetic task (data seed 0, the main job's), HH-RLHF
   helpful-base and harmless-base, Reddit TL;DR batch13 (grouped by post). The package's
@@ -151,8 +152,9 @@ def _load_dataset(name, variant):
 
 
 def budgets_for(n_train):
-    """50, 100, ... up to 1,000 (or the training split), then every training label."""
-    return [n for n in range(STEP, min(MAX_BUDGET, n_train - 1) + 1, STEP)] + [n_train]
+    """50, 100, ... 550 (the benchmark's protocol), 700 and 1,000, then every label."""
+    budgets = [*range(STEP, 551, STEP), 700, MAX_BUDGET]
+    return [n for n in budgets if n < n_train] + [n_train]
 
 
 # -------------------------------------------------------------------------- learners
@@ -213,8 +215,10 @@ def curve_job(dataset, candidate, seed, variant="prompt + response"):
         else (dataset, candidate, seed, variant)
     )
     path = JOBS / "curves" / f"{_key(*parts)}.json"
-    if path.exists():
-        return json.loads(path.read_text())
+    if path.exists():  # (a job file from a finer grid keeps only this grid's budgets)
+        rows = json.loads(path.read_text())
+        n_train = next(row["n_labels"] for row in rows if row["all_labels"])
+        return [row for row in rows if row["n_labels"] in budgets_for(n_train)]
     X, y, groups = load_dataset(dataset, variant)
     train, test = split_train_test(len(y), 0.2, seed, groups)
     order = np.random.RandomState(seed).permutation(train)
@@ -312,7 +316,8 @@ def curve_statistics(curves):
     for (dataset, features, candidate), group in curves.groupby(keys, sort=False):
         partial = group[~group["all_labels"]]
         by_seed = partial.pivot(index="seed", columns="n_labels", values="test_log_likelihood")
-        steps = np.diff(by_seed.to_numpy(), axis=1)  # adding 50 labels, per seed
+        rounds = by_seed[[n for n in by_seed.columns if n <= 550]]
+        steps = np.diff(rounds.to_numpy(), axis=1)  # adding 50 labels, 50 ... 550, per seed
         falls = -steps[steps < 0]
         mean_curve = by_seed.mean(axis=0)
         all_mean = group[group["all_labels"]]["test_log_likelihood"].mean()

@@ -2,12 +2,16 @@
 
 Features: all-MiniLM-L6-v2 embeddings of prompt + response (cached under results/, see
 _hh_features.py). The pairs are split once (seed 0) into a training pool (1,000), a
-validation split (500, used only to choose the defaults: ``--tune``) and a test split
-(the rest, used only for the reported curve). For each of 5 seeds the pool is put in a
-random order and the classifier is fitted on its first n labels, n = 50 ... 1,000; the
-curve is the mean test log-likelihood of the ensemble-mean prediction (and accuracy).
+validation split (500, used only to compare settings: ``--tune``) and a test split (the
+rest, used only for the reported curve; the prompts of HH-RLHF helpful-base do not repeat,
+so a split by pair is a split by prompt). For each of 5 seeds the pool is put in a random
+order and the classifier is fitted on its first n labels, n = 50 ... 1,000; the curve is
+the mean test log-likelihood of the prediction (and accuracy), for the default learner
+and for the former default (the deep ensemble with each member's own random early-stopping
+rows). Writes ``docs/benchmarks/learning_curve_stability.csv``. The defaults themselves
+were chosen with ``benchmarks/learner_study.py`` on other data.
 
-Run:  python benchmarks/learning_curve_stability.py            # report with the defaults
+Run:  python benchmarks/learning_curve_stability.py            # report the two learners
       python benchmarks/learning_curve_stability.py --tune     # compare settings on val
 """
 
@@ -20,25 +24,43 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _hh_features import helpful_base_features
+from _machine import describe_machine
 
 from skbalpm.ensemble import PreferenceEnsembleClassifier
 
 LABEL_COUNTS = (50, 100, 200, 500, 1000)
 SEEDS = range(5)
-CANDIDATES = {
-    # The paper's optimiser settings barely move the N(0, 0.01^2) start on MiniLM features.
-    "paper-like (init 0.01, lr 3e-5, 4 epochs)": dict(
-        init_std=0.01, learning_rate=3e-5, max_epochs=4, alpha=0.0, weight_decay=0.1
-    ),
-    "init 0.1, wd 0.1, alpha 0": dict(init_std=0.1, alpha=0.0, weight_decay=0.1),
-    "init 0.1, wd 0, alpha 1": dict(init_std=0.1, weight_decay=0.0, alpha=1.0),
-    "init 0.1, wd 0, alpha 3": dict(init_std=0.1, weight_decay=0.0, alpha=3.0),
-    "init 0.1, wd 0, alpha 10": dict(init_std=0.1, weight_decay=0.0, alpha=10.0),
+DEEP = dict(method="deep-ensemble")
+REPORTED = {
+    "laplace (default)": {},
+    "deep-ensemble, random split (former default)": dict(**DEEP, early_stopping_split="random"),
 }
+CANDIDATES = {
+    "laplace (default)": {},
+    "laplace, linear": dict(n_random_features=0),
+    # The paper's optimiser settings barely move the N(0, 0.01^2) start on MiniLM features.
+    "deep-ensemble, paper-like (init 0.01, lr 3e-5, 4 epochs)": dict(
+        **DEEP, init_std=0.01, learning_rate=3e-5, max_epochs=4, alpha=0.0, weight_decay=0.1
+    ),
+    "deep-ensemble, init 0.1, wd 0.1, alpha 0": dict(
+        **DEEP, init_std=0.1, alpha=0.0, weight_decay=0.1
+    ),
+    "deep-ensemble, init 0.1, wd 0, alpha 1": dict(
+        **DEEP, init_std=0.1, weight_decay=0.0, alpha=1.0
+    ),
+    "deep-ensemble, init 0.1, wd 0, alpha 3": dict(
+        **DEEP, init_std=0.1, weight_decay=0.0, alpha=3.0
+    ),
+    "deep-ensemble, init 0.1, wd 0, alpha 10": dict(
+        **DEEP, init_std=0.1, weight_decay=0.0, alpha=10.0
+    ),
+}
+OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "learning_curve_stability.csv"
 
 
 def splits():
@@ -102,8 +124,26 @@ def main():
                 f"[validation split] {name}  ({time.perf_counter() - start:.0f} s)", ll, acc
             )
     else:
-        ll, acc = curve(X, y, pool, test, {})
-        print_curve("[test split] defaults, 5 seeds", ll, acc)
+        rows = []
+        for name, params in REPORTED.items():
+            ll, acc = curve(X, y, pool, test, params)
+            print_curve(f"[test split] {name}, 5 seeds", ll, acc)
+            rows += [
+                {
+                    "learner": name,
+                    "labels": n,
+                    "mean_test_log_likelihood": ll[:, j].mean(),
+                    "sd_over_seeds": ll[:, j].std(),
+                    "worst_seed": ll[:, j].min(),
+                    "mean_test_accuracy": acc[:, j].mean(),
+                }
+                for j, n in enumerate(LABEL_COUNTS)
+            ]
+        table = pd.DataFrame(rows)
+        tmp = OUT.with_name(OUT.name + ".tmp")
+        table.to_csv(tmp, index=False, float_format="%.4f")
+        tmp.replace(OUT)
+        print(f"written: {OUT} ({describe_machine()})")
 
 
 if __name__ == "__main__":

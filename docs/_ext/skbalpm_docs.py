@@ -453,8 +453,9 @@ def write_learner_study(docs, out):
         "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~",
         "",
         "Mean test log-likelihood over seeds at 50 ... 1,000 labels and with every training "
-        "label; falling rounds: the share of (seed, +50 labels) steps whose test "
-        "log-likelihood fell, and the mean size of those falls in nats.",
+        "label; falling rounds: the share of (seed, +50 labels) steps from 50 to 550 labels "
+        "(the benchmark's rounds) whose test log-likelihood fell, and the mean size of those "
+        "falls in nats.",
         "",
         *_learner_curves(statistics, "reported"),
         ".. figure:: /benchmarks/learner_study/learning_curves.png",
