@@ -3,6 +3,8 @@
 #   the @gpu tests (ensemble fit on CUDA + predict on CPU, k-NN radius CUDA vs CPU,
 #   bf16 causal-LM embedding), then the GPU benchmarks.
 # Usage: bash benchmarks/gpu_checks.sh [OUT_DIR]
+# The logs go to OUT_DIR; the benchmarks also write their JSON results to
+# docs/benchmarks/speed/<script>_cuda.json, which the documentation renders (commit them).
 # Needs benchmarks/results/hh_prompt_embeddings.npy (made by bench_acquisition.py) to skip
 # re-embedding the real prompts.
 set -uo pipefail
