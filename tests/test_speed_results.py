@@ -255,6 +255,17 @@ def test_naive_reference_picks_what_the_strategy_picks(bench, duplicates, beta):
         assert not np.array_equal(wrong, fast)
 
 
+@pytest.mark.gpu
+def test_naive_reference_on_cuda_picks_what_the_strategy_picks_there(bench):
+    _, acquisition = bench
+    P = acquisition.unit_vectors(3000, 32, seed=4)
+    P[2000:] = P[:1000]
+    probs = np.random.default_rng(1).uniform(size=(5, len(P)))
+    naive = acquisition.naive_balpm(probs, P, 20, "cuda", beta=1.0)
+    np.testing.assert_array_equal(naive, acquisition.fast_balpm(probs, P, 20, "cuda", beta=1.0))
+    np.testing.assert_array_equal(naive, acquisition.naive_balpm(probs, P, 20, "cpu", beta=1.0))
+
+
 def test_naive_radius_is_the_kth_exact_distance(bench):
     _, acquisition = bench
     P = acquisition.unit_vectors(90, 5, seed=1).astype(np.float64)
