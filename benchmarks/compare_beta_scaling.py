@@ -1,4 +1,4 @@
-"""BAL-PM's beta study (issue 7): fixed beta vs the scale-free modes on every data set.
+"""BAL-PM's beta study: fixed beta vs the scale-free modes on every data set.
 
 Reads the results that ``run_label_efficiency.py --suite scaling`` wrote under
 ``docs/benchmarks/<name>/results.csv`` and writes ``docs/benchmarks/beta_scaling.md``:

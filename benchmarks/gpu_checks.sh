@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # One prepared pass over the GPU paths, for a machine with CUDA (no network needed):
 #   the @gpu tests (ensemble fit on CUDA + predict on CPU, k-NN radius CUDA vs CPU,
-#   bf16 causal-LM embedding), then the GPU benchmarks.
+#   bf16 causal-LM embedding, the naive BAL-PM reference on CUDA), then the GPU benchmarks.
 # Usage: bash benchmarks/gpu_checks.sh [OUT_DIR]
+# The logs go to OUT_DIR; the benchmarks also write their JSON results to
+# docs/benchmarks/speed/<script>_cuda.json, which the documentation renders (commit them).
 # Needs benchmarks/results/hh_prompt_embeddings.npy (made by bench_acquisition.py) to skip
 # re-embedding the real prompts.
 set -uo pipefail
@@ -15,7 +17,7 @@ nproc
 
 echo "=== GPU tests"
 python3 -m pytest -p no:cacheprovider -q -m gpu -o addopts="" \
-  tests/test_ensemble.py tests/test_acquisition_scores.py \
+  tests/test_ensemble.py tests/test_acquisition_scores.py tests/test_speed_results.py \
   tests/test_embedding.py::test_causal_lm_bfloat16_on_cuda 2>&1 | tee "$out/gpu_tests.txt"
 
 echo "=== bench_ensemble (cuda)"

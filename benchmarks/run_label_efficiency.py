@@ -17,7 +17,7 @@ documentation's benchmarks page. Checkpointed: rerunning resumes. Usage::
 
     python benchmarks/run_label_efficiency.py [--seeds 5] [--suite scaling] [--only NAME ...]
 
-``--suite scaling`` adds the BAL-PM variants of the beta study (issue 7): fixed beta in
+``--suite scaling`` adds the BAL-PM variants of the beta study: fixed beta in
 {0.1, 0.01, 0.001, 0.0001} and the scale-free modes standardize, rank and tiebreak.
 
 Each run prints its ceiling (all training labels) next to the table: a benchmark on data

@@ -18,12 +18,18 @@ On ``builder-inited`` this extension writes, under ``docs/generated/``:
   the same study's comparison of response representations (``feature_statistics.csv``).
 * ``cli_benchmark_help.txt``: ``skbalpm benchmark --help`` as the installed package prints it;
   ``cli_cache_help.txt``: ``skbalpm cache info --help`` and ``skbalpm cache clear --help``.
+* ``speed_results.rst.inc``: one section per speed benchmark ``benchmarks/bench_*.py`` and
+  device (CPU, CUDA), each a table of the figures in
+  ``docs/benchmarks/speed/<script>_<device>.json`` (written by the script through
+  ``benchmarks/_results.py``) with the baseline each was compared to in the same run, the
+  machine, date, commit and command; "not yet measured" where no file exists.
 
 Nothing here is hard-coded: the page always shows what the files hold.
 """
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 import math
@@ -508,6 +514,125 @@ def write_cache_help(out):
     out.write_text("\n".join(texts), encoding="utf-8")
 
 
+SPEED_SCHEMA = "skbalpm-speed/1"
+SPEED_DEVICES = {"cpu": "CPU", "cuda": "a CUDA GPU"}
+
+
+def _speed_number(value):
+    """A measured figure for the table: 3 significant digits, thousands grouped."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def _speed_detail(value):
+    if isinstance(value, list):
+        return ", ".join(_speed_number(v) for v in value)
+    return _speed_number(value)
+
+
+def read_speed_result(path):
+    """A speed result file, checked against the ``skbalpm-speed/1`` schema."""
+    try:
+        result = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable JSON speed result ({error})") from error
+    if not isinstance(result, dict) or result.get("schema") != SPEED_SCHEMA:
+        raise ValueError(f"{path}: not a {SPEED_SCHEMA} result (no such 'schema' key)")
+    missing = sorted({"script", "device", "machine", "date", "command", "figures"} - set(result))
+    if missing:
+        raise ValueError(f"{path}: a {SPEED_SCHEMA} result lacks {missing}")
+    for i, entry in enumerate(result["figures"]):
+        absent = sorted({"name", "setting", "value", "unit"} - set(entry))
+        if absent:
+            raise ValueError(f"{path}: figure {i} lacks {absent}")
+    return result
+
+
+def _speed_row(entry):
+    ratio, target, base = entry.get("ratio"), entry.get("target"), entry.get("baseline")
+    compared = "–"
+    if ratio:
+        compared = f"{_speed_number(ratio['value'])}{ratio.get('reads', '')}"
+        if target:
+            met = (ratio["value"] <= target["value"]) == (target["op"] == "<=")
+            sign = "≤" if target["op"] == "<=" else "≥"
+            compared += f" (target {sign} {target['value']:g}: {'met' if met else '**not met**'})"
+    details = entry.get("details") or {}
+    return [
+        entry["name"],
+        entry["setting"],
+        f"{_speed_number(entry['value'])} {entry['unit']}",
+        f"{base['name']}: {_speed_number(base['value'])} {base['unit']}" if base else "–",
+        compared,
+        "; ".join(f"{key}: {_speed_detail(value)}" for key, value in details.items()) or "–",
+    ]
+
+
+def _speed_section(result, label):
+    versions = result.get("versions") or {}
+    where = [result["machine"], ", ".join(f"{name} {v}" for name, v in versions.items())]
+    machine = "**Machine.** " + "; ".join(part for part in where if part)
+    when = f"**Measured** {result['date']}"
+    commit = result.get("commit")
+    if commit:
+        dirty = "+dirty" if commit.endswith("+dirty") else ""
+        when += f", on commit ``{commit[:12]}{dirty}``"
+    header = [
+        "what is timed",
+        "setting",
+        "measured",
+        "baseline (same run, same device)",
+        "ratio",
+        "details",
+    ]
+    rows = [header, *(_speed_row(entry) for entry in result["figures"])]
+    lines = [f"On {label}", "~" * (len(label) + 3), "", f"{machine}. {when}.", ""]
+    lines += ["**Reproduce** (from the repository root):", ""]
+    lines += [".. code-block:: bash", "", f"   {result['command']}", ""]
+    lines += [".. list-table::", "   :header-rows: 1", ""]
+    for cells in rows:
+        cells = [cell.replace("|", "\\|") for cell in cells]
+        lines.append(f"   * - {cells[0]}")
+        lines += [f"     - {cell}" for cell in cells[1:]]
+    return [*lines, ""]
+
+
+def _script_summary(script):
+    docstring = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8"))) or ""
+    return docstring.strip().splitlines()[0] if docstring.strip() else ""
+
+
+def write_speed_results(docs, out):
+    """The speed tables, rendered from ``docs/benchmarks/speed/*.json``."""
+    results = {}
+    for path in sorted((docs / "benchmarks" / "speed").glob("*.json")):
+        result = read_speed_result(path)
+        results.setdefault(result["script"], {})[result["device"]] = result
+    scripts = {p.stem: p for p in sorted((docs.parent / "benchmarks").glob("bench_*.py"))}
+    text = []
+    for name in sorted(set(scripts) | set(results)):
+        title = f"``{name}.py``"
+        text += [title, "-" * len(title), ""]
+        if name in scripts:
+            text += [_script_summary(scripts[name]), ""]
+        measured = results.get(name, {})
+        for device in [*SPEED_DEVICES, *sorted(set(measured) - set(SPEED_DEVICES))]:
+            label = SPEED_DEVICES.get(device, device)
+            if device in measured:
+                text += _speed_section(measured[device], label)
+                continue
+            text += [
+                ".. note::",
+                "",
+                f"   Not yet measured on {label}: ``python benchmarks/{name}.py "
+                f"--device {device}`` writes ``docs/benchmarks/speed/{name}_{device}.json``; "
+                "the next documentation build shows it here.",
+                "",
+            ]
+    out.write_text("\n".join(text) + "\n", encoding="utf-8")
+
+
 def _on_builder_inited(app):
     docs = Path(app.srcdir)
     generated = docs / "generated"
@@ -517,6 +642,7 @@ def _on_builder_inited(app):
     write_learner_features(docs, generated / "learner_study_features.rst.inc")
     write_cli_help(generated / "cli_benchmark_help.txt")
     write_cache_help(generated / "cli_cache_help.txt")
+    write_speed_results(docs, generated / "speed_results.rst.inc")
 
 
 def _skip_foreign_members(app, what, name, obj, skip, options):
