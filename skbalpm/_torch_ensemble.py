@@ -244,10 +244,10 @@ def train_ensemble(
     random rows (``groups=None``). Members that train on their own rows draw their own
     shuffle every epoch from their own rng; members that train on the same rows (a
     grouped split, or no early stopping) share one shuffle, so each step's first layer
-    is one matrix product for all of them, and they differ by their initialisation. With early stopping, the validation loss is
-    measured before the first step too, and each member ends with the weights of its best
-    validation loss, so a member that never improves on its (near-constant) initial
-    prediction keeps it.
+    is one matrix product for all of them, and they differ by their initialisation. With
+    early stopping, the validation loss is measured before the first step too, and each
+    member ends with the weights of its best validation loss, so a member that never
+    improves on its (near-constant) initial prediction keeps it.
 
     Parameters
     ----------
