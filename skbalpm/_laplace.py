@@ -37,9 +37,6 @@ from torch.nn import functional as F
 ALPHA_BOUNDS = (1e-8, 1e8)
 """Range of the prior precisions; a block whose precision reaches the top is switched off."""
 
-SWITCH_OFF_GAMMA = 1e-3
-"""A block worth fewer effective parameters than this is switched off (its weights are 0)."""
-
 
 @dataclass
 class LaplacePosterior:
@@ -129,9 +126,10 @@ class _PrimalSolver:
             self.coef = _backtrack(self._objective(prior), self.coef, step, decrement)
         return decrement
 
-    def effective_parameters(self, alphas):
-        """MacKay's gamma_g and ||w_g||^2 of each block at the current weights."""
-        _, chol = self._hessian_chol(_block_prior(alphas, self.block_sizes))
+    def state(self, alphas):
+        """MacKay's gamma_g, ||w_g||^2 of each block and the log evidence, at the weights."""
+        prior = _block_prior(alphas, self.block_sizes)
+        _, chol = self._hessian_chol(prior)
         cov_diag = torch.cholesky_inverse(chol).diagonal()
         gammas = torch.stack(
             [
@@ -140,7 +138,18 @@ class _PrimalSolver:
             ]
         )
         sq_norms = torch.stack([(w * w).sum() for w in torch.split(self.coef, self.block_sizes)])
-        return gammas, sq_norms
+        log_evidence = (
+            -float(self._objective(prior)(self.coef))
+            + 0.5 * float(prior.log().sum())
+            - float(torch.log(chol.diagonal()).sum())
+        )
+        return gammas, sq_norms, log_evidence
+
+    def save(self):
+        return self.coef.clone()
+
+    def restore(self, saved):
+        self.coef = saved
 
     def weights(self, alphas):
         return self.coef
@@ -193,40 +202,62 @@ class _DualSolver:
             self.dual = _backtrack(objective_at, self.dual, step, decrement)
         return decrement
 
-    def effective_parameters(self, alphas):
-        """MacKay's gamma_g and ||w_g||^2 of each block at the current weights."""
+    def state(self, alphas):
+        """MacKay's gamma_g, ||w_g||^2 of each block and the log evidence, at the weights."""
         K = self._kernel(alphas)
-        _, _, w_sqrt, chol_B = self._laplace_terms(K)
+        f, _, w_sqrt, chol_B = self._laplace_terms(K)
         # (W^-1 + K)^-1 = W^1/2 B^-1 W^1/2
         inner = w_sqrt[:, None] * torch.cholesky_inverse(chol_B) * w_sqrt[None, :]
         gammas = torch.einsum("ij,gji->g", inner, self.grams) / alphas
         sq_norms = torch.einsum("i,gij,j->g", self.dual, self.grams, self.dual) / alphas**2
-        return gammas, sq_norms
+        # Rasmussen & Williams eq. 3.32: -Psi(f) - sum log diag(chol(B))
+        psi = _neg_log_likelihood(f, self.target) + 0.5 * float(self.dual @ f)
+        log_evidence = -float(psi) - float(torch.log(chol_B.diagonal()).sum())
+        return gammas, sq_norms, log_evidence
+
+    def save(self):
+        return self.dual.clone()
+
+    def restore(self, saved):
+        self.dual = saved
 
     def weights(self, alphas):
         return (self.D.T @ self.dual) / _block_prior(alphas, self.block_sizes)
 
 
 class _PrecisionSearch:
-    """MacKay's fixed point alpha_g = gamma_g / ||w_g||^2, taken in log space with steps
-    that grow while they keep their direction (as in Rprop): the plain fixed point only
-    crawls towards a block's switch-off and along ridges between similar blocks.
+    """Steps towards MacKay's fixed point alpha_g = gamma_g / ||w_g||^2, in log space.
+
+    A step that keeps its direction grows (doubling, up to 8 times the fixed-point step,
+    as in Rprop): the plain fixed point crawls along ridges between similar blocks and
+    towards the switch-off of a block the data do not support. An enlarged step that
+    lowers the evidence is refused by the caller, and the steps start again at the plain
+    fixed point.
     """
+
+    MAX_GAIN = 8.0
 
     def __init__(self, n_blocks, dtype, device):
         self.gain = torch.ones(n_blocks, dtype=dtype, device=device)
         self.last = torch.zeros(n_blocks, dtype=dtype, device=device)
 
-    def step(self, alphas, gammas, sq_norms):
+    @property
+    def enlarged(self):
+        return bool((self.gain > 1).any())
+
+    def propose(self, alphas, gammas, sq_norms):
         low, high = ALPHA_BOUNDS
-        off = alphas >= high
         move = torch.log(gammas.clamp_min(1e-12) / sq_norms.clamp_min(1e-30)) - alphas.log()
         same_way = torch.sign(move) == torch.sign(self.last)
-        self.gain = torch.where(same_way, (2 * self.gain).clamp(max=16.0), torch.ones_like(move))
+        self.gain = torch.where(
+            same_way, (2 * self.gain).clamp(max=self.MAX_GAIN), torch.ones_like(move)
+        )
         self.last = move
-        log_alphas = (alphas.log() + self.gain * move).clamp(math.log(low), math.log(high))
-        new = torch.where(off, alphas, log_alphas.exp())
-        return torch.where(gammas < SWITCH_OFF_GAMMA, torch.full_like(new, high), new)
+        return (alphas.log() + self.gain * move).clamp(math.log(low), math.log(high)).exp()
+
+    def reset(self):
+        self.gain = torch.ones_like(self.gain)
+        self.last = torch.zeros_like(self.last)
 
 
 def fit_laplace(
@@ -286,16 +317,23 @@ def fit_laplace(
     solver.newton(alphas, max_steps=100)
     search = _PrecisionSearch(len(block_sizes), D.dtype, D.device)
     converged, n_iter = not tune, 0
+    gammas, sq_norms, log_evidence = solver.state(alphas) if tune else (None, None, None)
     while not converged and n_iter < max_iter:
-        gammas, sq_norms = solver.effective_parameters(alphas)
-        live = alphas < ALPHA_BOUNDS[1]
+        live = alphas < ALPHA_BOUNDS[1]  # at the bound a block is off: its gradient is moot
         gradient = (gammas - alphas * sq_norms).abs().masked_fill(~live, 0.0)
         if float(gradient.max()) < tol:
             converged = True
             break
-        alphas = search.step(alphas, gammas, sq_norms)
-        solver.newton(alphas, max_steps=1)
+        proposal = search.propose(alphas, gammas, sq_norms)
+        saved = solver.save()
+        solver.newton(proposal, max_steps=1)
         n_iter += 1
+        new_state = solver.state(proposal)
+        if search.enlarged and new_state[2] < log_evidence:
+            solver.restore(saved)  # the enlarged step overshot: back to the plain one
+            search.reset()
+            continue
+        alphas, (gammas, sq_norms, log_evidence) = proposal, new_state
         if callback is not None:
             callback(alphas)
     return _posterior_at(D, target, block_sizes, solver.weights(alphas), alphas, n_iter, converged)
@@ -306,14 +344,8 @@ def _posterior_at(D, target, block_sizes, coef, alphas, n_iter, converged):
     solver = _PrimalSolver(D, target, block_sizes)
     solver.coef = coef
     solver.newton(alphas, max_steps=100)
-    gammas, _ = solver.effective_parameters(alphas)
-    prior = _block_prior(alphas, block_sizes)
-    _, chol = solver._hessian_chol(prior)
-    log_evidence = (
-        -float(solver._objective(prior)(solver.coef))
-        + 0.5 * float(prior.log().sum())
-        - float(torch.log(chol.diagonal()).sum())
-    )
+    gammas, _, log_evidence = solver.state(alphas)
+    _, chol = solver._hessian_chol(_block_prior(alphas, block_sizes))
     return LaplacePosterior(solver.coef, chol, alphas, gammas, log_evidence, n_iter, converged)
 
 

@@ -14,6 +14,8 @@ each the data supports.
 References
 ----------
 A. Rahimi and B. Recht, "Random features for large-scale kernel machines", NeurIPS 2007.
+F. X. Yu, A. T. Suresh, K. Choromanski, D. Holtmann-Rice and S. Kumar, "Orthogonal random
+features", NeurIPS 2016.
 """
 
 from __future__ import annotations
@@ -72,6 +74,46 @@ class FeatureMap:
         )
 
 
+def orthogonal_gaussian(d, n_columns, generator):
+    """A (d, n_columns) matrix whose columns are N(0, I_d) draws, orthogonal in blocks of d.
+
+    Orthogonal random features (Yu et al., 2016): each block of d columns is a random
+    orthogonal matrix (QR of a Gaussian one, signs fixed so it is Haar-distributed) whose
+    columns are rescaled by independent chi(d) norms, so every column has the law of a
+    standard normal vector while the columns of a block are exactly orthogonal. The
+    kernel approximation then has a smaller variance than with independent columns.
+
+    Parameters
+    ----------
+    d : int
+        Dimension of the columns.
+    n_columns : int
+        Number of columns.
+    generator : torch.Generator
+        Source of randomness (CPU).
+
+    Returns
+    -------
+    W : tensor of shape (d, n_columns), float64
+
+    Examples
+    --------
+    >>> W = orthogonal_gaussian(3, 5, torch.Generator().manual_seed(0))
+    >>> W.shape
+    torch.Size([3, 5])
+    >>> bool(abs(float(W[:, 0] @ W[:, 1])) < 1e-9)
+    True
+    """
+    blocks = []
+    for _ in range(-(-n_columns // d)):
+        gaussian = torch.randn(d, d, generator=generator, dtype=torch.float64)
+        q, r = torch.linalg.qr(gaussian)
+        q = q * torch.sign(torch.diagonal(r))  # Haar: fix the signs QR leaves free
+        norms = torch.randn(d, d, generator=generator, dtype=torch.float64).norm(dim=0)
+        blocks.append(q * norms)
+    return torch.cat(blocks, dim=1)[:, :n_columns]
+
+
 def fit_feature_map(X_responses, *, length_scales, n_random_features, linear, seed):
     """Standardise on ``X_responses`` and draw the random Fourier features.
 
@@ -87,8 +129,8 @@ def fit_feature_map(X_responses, *, length_scales, n_random_features, linear, se
     linear : bool
         Include the linear block.
     seed : int
-        Seed of the random frequencies and phases (drawn on the CPU, so the map does not
-        depend on the device).
+        Seed of the random frequencies (orthogonal random features) and phases, drawn on
+        the CPU, so the map does not depend on the device.
 
     Returns
     -------
@@ -103,7 +145,7 @@ def fit_feature_map(X_responses, *, length_scales, n_random_features, linear, se
     generator = torch.Generator().manual_seed(int(seed) % 2**63)
     frequencies, phases = [], []
     for length_scale in length_scales:
-        W = torch.randn(d, n_random_features, generator=generator, dtype=torch.float64)
+        W = orthogonal_gaussian(d, n_random_features, generator)
         b = torch.rand(n_random_features, generator=generator, dtype=torch.float64) * 2 * np.pi
         frequencies.append((W / (length_scale * math.sqrt(d))).to(device, dtype))
         phases.append(b.to(device, dtype))

@@ -110,6 +110,13 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
     prior_precision : "evidence" or float, default="evidence"
         ``"laplace"``: "evidence" tunes one prior precision per block by evidence
         maximisation; a float fixes every block's precision to it (no tuning).
+    random_features_seed : int or None, default=0
+        ``"laplace"``: seed of the random Fourier features (orthogonal random features,
+        Yu et al., 2016). Fixed by default, so that refits on a growing label set (an
+        active-learning loop, a learning curve) use the same kernel approximation: with a
+        new draw at every fit, the evidence can share the weight between the RBF blocks
+        differently each time, which moves the test log-likelihood by about 0.01 nats
+        (the size of a round's gain). None draws them from ``random_state``.
     hidden_layer_sizes : tuple of int, default=(256, 64)
         ``"deep-ensemble"``: widths of the adapter's hidden layers (the paper uses 2048 ->
         256 on 4096-d 7B features; the default is scaled to the 384-d all-MiniLM-L6-v2
@@ -157,9 +164,10 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         (``"laplace"``, whose posterior is always computed in float64). Outputs are
         float64.
     random_state : int, RandomState instance or None, default=None
-        Seeds the random features and the posterior draws (``"laplace"``) or the members'
-        initialisations, validation splits and shuffles (``"deep-ensemble"``; each
-        member gets its own seed, derived with :class:`numpy.random.SeedSequence`).
+        Seeds the posterior draws (``"laplace"``; the random features too when
+        ``random_features_seed=None``) or the members' initialisations, validation splits
+        and shuffles (``"deep-ensemble"``; each member gets its own seed, derived with
+        :class:`numpy.random.SeedSequence`).
     verbose : int, default=0
         Show a tqdm progress bar (evidence iterations or epochs) when > 0.
     warm_start : bool, default=False
@@ -258,6 +266,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
             StrOptions({"evidence"}),
             Interval(numbers.Real, 0, None, closed="neither"),
         ],
+        "random_features_seed": [Interval(numbers.Integral, 0, None, closed="left"), None],
         "hidden_layer_sizes": ["array-like"],
         "activation": [StrOptions(set(_torch_ensemble.ACTIVATIONS))],
         "init_std": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -285,6 +294,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         n_random_features=256,
         length_scales=(1.0, 2.0, 4.0),
         prior_precision="evidence",
+        random_features_seed=0,
         hidden_layer_sizes=(256, 64),
         activation="tanh",
         init_std=0.1,
@@ -309,6 +319,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.n_random_features = n_random_features
         self.length_scales = length_scales
         self.prior_precision = prior_precision
+        self.random_features_seed = random_features_seed
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.init_std = init_std
@@ -472,6 +483,8 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_laplace(self, X_a, X_b, a_preferred, seed_seq, device, first_fit):
         feature_seed, draw_seed = seed_seq.generate_state(2)
+        if self.random_features_seed is not None:
+            feature_seed = self.random_features_seed
 
         def to_device(array):
             return torch.as_tensor(np.ascontiguousarray(array)).to(device, torch.float64)
