@@ -189,7 +189,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         The two labels, sorted; ``classes_[0]`` means response_a preferred.
     n_features_in_ : int
         Number of feature columns seen in fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of the feature columns seen in fit; defined only when X had string
         column names (e.g. the embedder's output).
     feature_layout_ : {"a|b|prompt", "a|b"}
