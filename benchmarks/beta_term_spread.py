@@ -39,7 +39,7 @@ def features_of(name):
         return data.X, data.y
     from skbalpm.embedding import PreferencePairEmbedder
 
-    return PreferencePairEmbedder(verbose=1).fit_transform(data.X), data.y
+    return np.asarray(PreferencePairEmbedder(verbose=1).fit_transform(data.X)), data.y
 
 
 def iqr(values):
