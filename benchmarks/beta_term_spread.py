@@ -47,7 +47,7 @@ def features_of(name):
         return data.X, data.y
     from skbalpm.embedding import PreferencePairEmbedder
 
-    return PreferencePairEmbedder(verbose=1).fit_transform(data.X), data.y
+    return np.asarray(PreferencePairEmbedder(verbose=1).fit_transform(data.X)), data.y
 
 
 def iqr(values):
@@ -80,7 +80,9 @@ def spreads(name, seeds):
             counts_N = ball_counts(prompts[pool], radius_N, prompts[labelled])
             entropy_iqr = iqr(ksg_entropy_term(radius_N, counts_N, 1.0))
             for learner, params in LEARNERS.items():
-                clf = PreferenceEnsembleClassifier(random_state=seed, **params)
+                clf = PreferenceEnsembleClassifier(
+                    feature_layout="a|b|prompt", random_state=seed, **params
+                )
                 clf.fit(X[labelled], y[labelled])
                 bald_N = bald(clf.predict_member_proba(X[pool]))
                 bald_iqr = iqr(bald_N)

@@ -205,7 +205,8 @@ def fit_candidate(name, X, y, groups, seed):
     if params is None:
         model = GroupedCVLinearBT().fit(X, y, groups)
         return model.predict_proba_a
-    clf = PreferenceEnsembleClassifier(random_state=seed, **params).fit(X, y)
+    clf = PreferenceEnsembleClassifier(feature_layout="a|b|prompt", random_state=seed, **params)
+    clf.fit(X, y)
     return lambda X_new: clf.predict_proba(X_new)[:, 0]
 
 
@@ -269,7 +270,10 @@ def bald_job(dataset, method, seed):
 
         def pool_bald(n_members, key, labelled=labelled, pool=pool, n=n):
             clf = PreferenceEnsembleClassifier(
-                n_members=n_members, random_state=_derived_seed(seed, n, key), **params
+                feature_layout="a|b|prompt",
+                n_members=n_members,
+                random_state=_derived_seed(seed, n, key),
+                **params,
             ).fit(X[labelled], y[labelled])
             return bald(clf.predict_member_proba(X[pool]))
 

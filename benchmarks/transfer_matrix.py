@@ -40,7 +40,8 @@ def main():
     data = {}
     for split in SPLITS:
         loaded = load_hh_rlhf(HH / f"{split}-test.jsonl.gz")
-        data[split] = (embedder.fit_transform(loaded.X), loaded.y, loaded.groups)
+        features = np.asarray(embedder.fit_transform(loaded.X))  # rows taken by position
+        data[split] = (features, loaded.y, loaded.groups)
 
     scores = {}  # (source, target) -> list of (log-likelihood, accuracy)
     for seed in range(args.seeds):
@@ -50,7 +51,8 @@ def main():
                 (train, {source: (X[held_out], y[held_out])}),
                 (np.arange(len(y)), {t: data[t][:2] for t in SPLITS if t != source}),
             ):
-                clf = PreferenceEnsembleClassifier(random_state=seed).fit(X[fit_rows], y[fit_rows])
+                clf = PreferenceEnsembleClassifier(feature_layout="a|b|prompt", random_state=seed)
+                clf.fit(X[fit_rows], y[fit_rows])
                 for target, (X_t, y_t) in targets.items():
                     proba_a = clf.predict_proba(X_t)[:, 0]
                     scores.setdefault((source, target), []).append(

@@ -6,6 +6,7 @@ import contextlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
@@ -19,6 +20,7 @@ from skbalpm._embedding_text import (
     truncate_tokens,
     validate_template,
 )
+from skbalpm._features import feature_names
 from skbalpm._raw import as_raw_triples
 
 DEFAULT_PAIR_TEMPLATE = "{prompt}\n\nResponse: {response}"
@@ -32,9 +34,17 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
     Each row (prompt, response_a, response_b) becomes the float32 features
     ``phi(prompt + response_a) | phi(prompt + response_b) | phi(prompt)`` (layout
     ``"a|b|prompt"``, see :func:`skbalpm.split_feature_blocks`): the classifier reads the
-    two response blocks, the BAL-PM entropy term the prompt block. ``fit`` learns nothing (like a
-    hashing vectorizer) and only checks the input and settles the model; every distinct
-    text is embedded once per call and, with the cache on, once ever.
+    two response blocks, the BAL-PM entropy term the prompt block. ``fit`` learns nothing
+    (like a hashing vectorizer) and only checks the input and settles the model; every
+    distinct text is embedded once per call and, with the cache on, once ever.
+
+    The output is a pandas DataFrame whose column names say the layout (``a_0 ..
+    a_{d-1}``, ``b_0 ..``, ``prompt_0 ..``; :meth:`get_feature_names_out`), so that the
+    classifier and the query strategies read the layout from the features themselves,
+    in a Pipeline too (a bare array 3 x 384 wide could also be read as 2 x 576).
+    A DataFrame is the embedder's own (default) output, so ``set_output(transform=
+    "pandas")`` or ``"default"`` return the same frame; ``np.asarray(features)`` (no copy)
+    or ``features.to_numpy()`` gives the bare float32 array.
 
     Parameters
     ----------
@@ -130,9 +140,9 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
     >>> X = [("What is 2 + 2?", "4.", "5."), ("Say hi.", "Hi!", "No.")]
     >>> embedder = PreferencePairEmbedder(cache_dir=None)
     >>> features = embedder.fit_transform(X)
-    >>> features.shape, features.dtype
+    >>> features.shape, features.to_numpy().dtype
     ((2, 1152), dtype('float32'))
-    >>> embedder.get_feature_names_out()[[0, 384, 768]].tolist()
+    >>> features.columns[[0, 384, 768]].tolist()
     ['a_0', 'b_0', 'prompt_0']
     """
 
@@ -208,8 +218,9 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        features : ndarray of shape (n, 3 * ``embedding_dim_``), float32
-            Layout ``"a|b|prompt"``.
+        features : DataFrame of shape (n, 3 * ``embedding_dim_``), float32
+            Layout ``"a|b|prompt"``, its columns named by :meth:`get_feature_names_out`;
+            the index is ``X``'s when ``X`` is a DataFrame, else 0 .. n-1.
 
         Examples
         --------
@@ -240,10 +251,21 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
                 if cache is not None and cache.enabled:
                     cache.put([keys[i] for i in missing], computed)
         n = triples.shape[0]
-        return vectors[index_N3.ravel()].reshape(n, 3 * self.embedding_dim_)
+        features_ND = vectors[index_N3.ravel()].reshape(n, 3 * self.embedding_dim_)
+        # named columns carry the layout to the classifier (copy=False: we own the array)
+        return pd.DataFrame(
+            features_ND,
+            columns=self.get_feature_names_out(),
+            index=X.index if isinstance(X, pd.DataFrame) else None,
+            copy=False,
+        )
 
     def get_feature_names_out(self, input_features=None):
-        """Names ``a_0..a_{d-1}, b_0..b_{d-1}, prompt_0..prompt_{d-1}``.
+        """Names ``a_0..a_{d-1}, b_0..b_{d-1}, prompt_0..prompt_{d-1}``: the layout.
+
+        Column ``i`` of block ``name`` is ``f"{name}_{i}"``, the blocks in the order of
+        the layout ``"a|b|prompt"``; the classifier and the query strategies read the
+        layout from these names (see the user guide's feature contract).
 
         Parameters
         ----------
@@ -261,10 +283,7 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
         array(['a_0', 'a_1'], dtype=object)
         """
         check_is_fitted(self, "embedding_dim_")
-        return np.asarray(
-            [f"{block}_{i}" for block in ("a", "b", "prompt") for i in range(self.embedding_dim_)],
-            dtype=object,
-        )
+        return feature_names("a|b|prompt", self.embedding_dim_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

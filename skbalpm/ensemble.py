@@ -24,7 +24,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
 from skbalpm import _laplace, _torch_ensemble
-from skbalpm._features import FEATURE_LAYOUTS, block_width, split_feature_blocks
+from skbalpm._features import (
+    FEATURE_LAYOUTS,
+    block_width,
+    column_names,
+    resolve_feature_layout,
+    split_feature_blocks,
+)
 from skbalpm._random_features import FeatureMap, fit_feature_map
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -95,11 +101,16 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         adapters (``"deep-ensemble"``; 5 in the paper).
     method : {"laplace", "deep-ensemble"}, default="laplace"
         How the rewards are learned (see above).
-    feature_layout : {"a|b|prompt", "a|b"}, default="a|b|prompt"
+    feature_layout : {"auto", "a|b|prompt", "a|b"}, default="auto"
         Column layout of X: equal-width blocks phi(prompt+a) | phi(prompt+b) | phi(prompt)
         (what :class:`~skbalpm.PreferencePairEmbedder` emits) or plain pair features
         phi(a) | phi(b). The classifier models the response blocks; the prompt block only
-        identifies which pairs share a prompt (deep-ensemble early stopping).
+        identifies which pairs share a prompt (deep-ensemble early stopping). ``"auto"``
+        reads the layout from X's column names (the embedder's output names its columns
+        ``a_*``, ``b_*``, ``prompt_*``), else from its width when only one layout fits
+        it; a bare array whose width fits both (a multiple of 6, e.g. 768 = 2 x 384 =
+        3 x 256) is refused rather than guessed, with a message naming both layouts. An
+        explicit layout is used on bare arrays and must agree with X's column names.
     n_random_features : int, default=256
         ``"laplace"``: random Fourier features per length scale. 0 gives a linear reward
         (Bayesian logistic regression on the response features).
@@ -186,6 +197,12 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         The two labels, sorted; ``classes_[0]`` means response_a preferred.
     n_features_in_ : int
         Number of feature columns seen in fit.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of the feature columns seen in fit; defined only when X had string
+        column names (e.g. the embedder's output).
+    feature_layout_ : {"a|b|prompt", "a|b"}
+        The layout resolved at fit (from ``feature_layout``, the column names and the
+        width); prediction and the query strategies split the columns by it.
     device_ : str
         The device the last fit trained on.
     coef_ : ndarray of shape (n_weights,)
@@ -259,7 +276,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict] = {
         "n_members": [Interval(numbers.Integral, 1, None, closed="left")],
         "method": [StrOptions(set(METHODS))],
-        "feature_layout": [StrOptions(set(FEATURE_LAYOUTS))],
+        "feature_layout": [StrOptions({"auto", *FEATURE_LAYOUTS})],
         "n_random_features": [Interval(numbers.Integral, 0, None, closed="left")],
         "length_scales": ["array-like"],
         "prior_precision": [
@@ -290,7 +307,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self,
         n_members=5,
         method="laplace",
-        feature_layout="a|b|prompt",
+        feature_layout="auto",
         n_random_features=256,
         length_scales=(1.0, 2.0, 4.0),
         prior_precision="evidence",
@@ -353,7 +370,8 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Pair features in ``feature_layout``.
+            Pair features in ``feature_layout`` (a DataFrame's block-named columns give
+            the layout).
         y : array-like of shape (n_samples,)
             Two distinct labels; the smaller one (``classes_[0]``) means response_a was
             preferred (0 / 1 in the package's label contract).
@@ -372,8 +390,9 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         --------
         >>> from skbalpm.datasets import make_synthetic_preferences
         >>> data = make_synthetic_preferences(n_samples=200, n_features=4, random_state=0)
-        >>> clf = PreferenceEnsembleClassifier(n_members=3, random_state=0)
-        >>> clf = clf.fit(data.X, data.y)
+        >>> clf = PreferenceEnsembleClassifier(
+        ...     n_members=3, feature_layout=data.feature_layout, random_state=0
+        ... ).fit(data.X, data.y)
         >>> clf.classes_.tolist(), clf.member_coefs_.shape
         ([0, 1], (3, 772))
         >>> bool(clf.log_evidence_ < 0)
@@ -400,8 +419,12 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 f"on {self.classes_.tolist()}."
             )
         groups = self._check_groups(groups, X.shape[0])
-        X_a, X_b, X_prompt = split_feature_blocks(X, self.feature_layout)
+        layout = resolve_feature_layout(
+            self.feature_layout, X.shape[1], getattr(self, "feature_names_in_", None)
+        )
+        X_a, X_b, X_prompt = split_feature_blocks(X, layout)
         self.classes_ = classes
+        self.feature_layout_ = layout
         a_preferred = (y_index == 0).astype(np.float64)
         rng = check_random_state(self.random_state)
         seed_seq = np.random.SeedSequence(rng.randint(np.iinfo(np.int32).max))
@@ -644,8 +667,11 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         return _torch_ensemble.EnsemblePredictor(model.to(device))
 
     def _pair_blocks(self, X):
+        names = column_names(X)
         X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
-        X_a, X_b, _ = split_feature_blocks(X, self.feature_layout)
+        # columns named for another layout than the fitted one are an error, not a re-split
+        layout = resolve_feature_layout(self.feature_layout_, X.shape[1], names)
+        X_a, X_b, _ = split_feature_blocks(X, layout)
         return X_a, X_b
 
     def _member_differences(self, X):
@@ -661,7 +687,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Pair features in ``feature_layout``.
+            Pair features in the fitted layout ``feature_layout_``.
 
         Returns
         -------
@@ -686,7 +712,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Pair features in ``feature_layout``.
+            Pair features in the fitted layout ``feature_layout_``.
 
         Returns
         -------
@@ -721,7 +747,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Pair features in ``feature_layout``.
+            Pair features in the fitted layout ``feature_layout_``.
 
         Returns
         -------
@@ -747,7 +773,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Pair features in ``feature_layout``.
+            Pair features in the fitted layout ``feature_layout_``.
 
         Returns
         -------
@@ -773,7 +799,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X_response : array-like of shape (n_samples, d)
             Features of prompt + response, one block wide (d = ``n_features_in_`` divided
-            by the number of blocks of ``feature_layout``).
+            by the number of blocks of ``feature_layout_``).
 
         Returns
         -------
@@ -797,11 +823,11 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_response_rows(self, X_response):
         X_response = check_array(X_response, dtype=[np.float32, np.float64])
-        d = block_width(self.n_features_in_, self.feature_layout)
+        d = block_width(self.n_features_in_, self.feature_layout_)
         if X_response.shape[1] != d:
             raise ValueError(
                 f"predict_member_rewards expects features of single responses, one block of "
                 f"width {d} (the model was fitted on {self.n_features_in_} columns in layout "
-                f"{self.feature_layout!r}); got {X_response.shape[1]} columns."
+                f"{self.feature_layout_!r}); got {X_response.shape[1]} columns."
             )
         return X_response

@@ -29,13 +29,15 @@ from skbalpm.datasets import make_synthetic_preferences
 class BootstrapLogisticEnsemble(ClassifierMixin, BaseEstimator):
     """Test double of the ensemble: logistic regressions on phi(a) - phi(b) bootstraps."""
 
+    feature_layout = "a|b|prompt"  # the synthetic task's; the prompt-based strategies read it
+
     def __init__(self, n_members=3, random_state=None):
         self.n_members = n_members
         self.random_state = random_state
 
     def fit(self, X, y):
         rng = check_random_state(self.random_state)
-        a, b, _ = split_feature_blocks(np.asarray(X))
+        a, b, _ = split_feature_blocks(np.asarray(X), self.feature_layout)
         diff = a - b
         self.members_ = []
         for _ in range(self.n_members):
@@ -47,7 +49,7 @@ class BootstrapLogisticEnsemble(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_member_proba(self, X):
-        a, b, _ = split_feature_blocks(np.asarray(X))
+        a, b, _ = split_feature_blocks(np.asarray(X), self.feature_layout)
         return np.stack([m.predict_proba(a - b)[:, 0] for m in self.members_])
 
     def predict_proba(self, X):

@@ -63,7 +63,11 @@ def test_unknown_layout():
     arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 4).map(lambda d: 3 * d))),
 )
 def test_swapping_twice_is_identity_and_keeps_prompt(X):
-    swapped = swap_response_blocks(X)
-    np.testing.assert_array_equal(swap_response_blocks(swapped), X)
-    np.testing.assert_array_equal(split_feature_blocks(swapped)[2], split_feature_blocks(X)[2])
-    np.testing.assert_array_equal(split_feature_blocks(swapped)[0], split_feature_blocks(X)[1])
+    layout = "a|b|prompt"
+    swapped = swap_response_blocks(X, layout)
+    np.testing.assert_array_equal(swap_response_blocks(swapped, layout), X)
+    a, b, p = split_feature_blocks(X, layout)
+    a_swapped, b_swapped, p_swapped = split_feature_blocks(swapped, layout)
+    np.testing.assert_array_equal(p_swapped, p)
+    np.testing.assert_array_equal(a_swapped, b)
+    np.testing.assert_array_equal(b_swapped, a)

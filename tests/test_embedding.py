@@ -18,6 +18,7 @@ import textwrap
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -35,6 +36,7 @@ from skbalpm._embedding_text import (
     truncate_tokens,
     validate_template,
 )
+from skbalpm._features import layout_from_names
 from skbalpm.datasets import load_hh_rlhf
 from skbalpm.embedding import DEFAULT_PAIR_TEMPLATE
 
@@ -383,7 +385,11 @@ def test_embedder_sklearn_checks(estimator, check):
 def test_output_layout_dtype_and_names(fake_backend):
     embedder = PreferencePairEmbedder(cache_dir=None)
     features = embedder.fit_transform(PAIRS)
-    assert features.dtype == np.float32 and features.shape == (len(PAIRS), 3 * DIM)
+    assert isinstance(features, pd.DataFrame) and features.shape == (len(PAIRS), 3 * DIM)
+    assert features.to_numpy().dtype == np.float32 and set(features.dtypes) == {
+        np.dtype(np.float32)
+    }
+    assert features.index.tolist() == list(range(len(PAIRS)))
     for row, (prompt, response_a, response_b) in enumerate(PAIRS):
         X_a, X_b, X_p = split_feature_blocks(features[row : row + 1])
         text_a, _, _ = fill_template(embedder.pair_template, prompt, response_a)
@@ -400,11 +406,24 @@ def test_output_layout_dtype_and_names(fake_backend):
         "prompt_0",
         f"prompt_{DIM - 1}",
     ]
+    assert features.columns.tolist() == names.tolist()  # the layout travels with the features
+    assert layout_from_names(features.columns) == "a|b|prompt"
+
+
+def test_pandas_output_keeps_names_and_the_input_index(fake_backend):
+    frame = pd.DataFrame(PAIRS, columns=["prompt", "response_a", "response_b"])
+    frame.index = [f"pair {i}" for i in range(len(PAIRS))]
+    embedder = PreferencePairEmbedder(cache_dir=None)
+    default = embedder.fit_transform(frame)
+    assert default.index.tolist() == frame.index.tolist()  # rows line up with the table's
+    as_pandas = clone(embedder).set_output(transform="pandas").fit_transform(frame)
+    pd.testing.assert_frame_equal(as_pandas, default)
+    assert embedder.set_output(transform="default").transform(frame).equals(default)
+    bare = np.asarray(default)
+    assert bare.dtype == np.float32 and bare.shape == (len(PAIRS), 3 * DIM)
 
 
 def test_accepts_dataframe_and_array(fake_backend):
-    import pandas as pd
-
     frame = pd.DataFrame(PAIRS, columns=["prompt", "response_a", "response_b"])
     embedder = PreferencePairEmbedder(cache_dir=None).fit(frame)
     np.testing.assert_array_equal(
@@ -454,7 +473,7 @@ def test_response_only_template_embeds_responses_alone(fake_backend, tmp_path):
     # one cache, two templates: each template's own vectors
     with_prompt = PreferencePairEmbedder(cache_dir=tmp_path).fit(rows).transform(rows)
     text, _, _ = fill_template(DEFAULT_PAIR_TEMPLATE, rows[0][0], "Paris.")
-    np.testing.assert_array_equal(with_prompt[0, :DIM], fake_vector(expected_ids(text)))
+    np.testing.assert_array_equal(with_prompt.to_numpy()[0, :DIM], fake_vector(expected_ids(text)))
     np.testing.assert_array_equal(embedder.transform(rows), features)  # served from the cache
 
 
@@ -470,7 +489,7 @@ def test_response_only_template_keeps_long_responses_of_a_pair_apart(fake_backen
 
 def test_normalize(fake_backend):
     features = PreferencePairEmbedder(cache_dir=None, normalize=True).fit_transform(PAIRS)
-    norms = np.linalg.norm(features.reshape(-1, DIM), axis=1)
+    norms = np.linalg.norm(features.to_numpy().reshape(-1, DIM), axis=1)
     np.testing.assert_allclose(norms, 1.0, rtol=1e-6)
 
 
@@ -554,7 +573,7 @@ def test_cache_hit_is_bit_identical_and_loads_no_model(fake_backend, monkeypatch
     first = PreferencePairEmbedder(cache_dir=tmp_path).fit(PAIRS).transform(PAIRS)
     forbid_model_loading(monkeypatch)
     second = clone(PreferencePairEmbedder(cache_dir=tmp_path)).fit(PAIRS).transform(PAIRS)
-    assert first.tobytes() == second.tobytes()
+    assert first.to_numpy().tobytes() == second.to_numpy().tobytes()
 
 
 def test_cache_computes_only_the_misses(fake_backend, tmp_path):
@@ -571,7 +590,7 @@ def test_cache_keys_separate_settings(fake_backend, tmp_path):
     other = PreferencePairEmbedder(cache_dir=tmp_path, pair_template="Q: {prompt} A: {response}")
     short = PreferencePairEmbedder(cache_dir=tmp_path, max_length=8)
     X = [("A prompt that is long enough to be cut here.", "Yes.", "No.")]
-    features = [e.fit(X).transform(X) for e in (plain, other, short)]
+    features = [e.fit(X).transform(X).to_numpy() for e in (plain, other, short)]
     assert not np.array_equal(features[0][:, :DIM], features[1][:, :DIM])
     assert not np.array_equal(features[0][:, :DIM], features[2][:, :DIM])
 
@@ -688,7 +707,7 @@ _OFFLINE_SCRIPT = textwrap.dedent(
 
     X = [("Is the sky blue?", "Yes.", "No.")]
     features = PreferencePairEmbedder(cache_dir=None, device="cpu").fit_transform(X)
-    print("shape", features.shape, features.dtype)
+    print("shape", features.shape, features.to_numpy().dtype)
     """
 )
 
@@ -756,7 +775,7 @@ def test_causal_lm_last_token_pooling(tmp_path, architecture, padding_side):
     folder = _tiny_causal_lm(tmp_path / "lm", architecture, padding_side)
     embedder = PreferencePairEmbedder(str(folder), cache_dir=None, device="cpu", batch_size=8)
     rows = [("Hi?", "Hello there, how are you doing today?", "No."), *PAIRS]
-    features = embedder.fit_transform(rows)
+    features = embedder.fit_transform(rows).to_numpy()
     assert embedder.backend_ == "causal-lm" and embedder.embedding_dim_ == 32
     assert embedder._loaded_backend.tokenizer.padding_side == padding_side
     assert features.shape == (len(rows), 96) and features.dtype == np.float32
@@ -787,7 +806,7 @@ def test_causal_lm_bfloat16_on_cuda(tmp_path):
     rows = PAIRS
     gpu = PreferencePairEmbedder(str(folder), cache_dir=None, device="cuda").fit(rows)
     cpu = PreferencePairEmbedder(str(folder), cache_dir=None, device="cpu").fit(rows)
-    features_gpu, features_cpu = gpu.transform(rows), cpu.transform(rows)
+    features_gpu, features_cpu = gpu.transform(rows).to_numpy(), cpu.transform(rows).to_numpy()
     assert gpu._loaded_backend.model.dtype.__str__() == "torch.bfloat16"
     assert features_gpu.dtype == np.float32
     cosine = (features_gpu * features_cpu).sum(1) / (

@@ -400,8 +400,8 @@ def test_hidden_layer_sizes_must_be_positive_ints(hidden_layer_sizes):
 
 
 def test_default_layout_width_error_names_the_layout():
-    with pytest.raises(ValueError, match=r"a\|b\|prompt.*got 4 features"):
-        PreferenceEnsembleClassifier(**FAST).fit(np.ones((4, 4)), [0, 1, 0, 1])
+    with pytest.raises(ValueError, match=r"5 feature columns: that fits no layout.*'a\|b\|prompt'"):
+        PreferenceEnsembleClassifier(**FAST).fit(np.ones((4, 5)), [0, 1, 0, 1])
 
 
 @BOTH_METHODS

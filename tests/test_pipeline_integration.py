@@ -10,7 +10,12 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 import skbalpm.embedding
-from skbalpm import PreferenceEnsembleClassifier, PreferencePairEmbedder
+from skbalpm import (
+    BALPMQueryStrategy,
+    PreferenceEnsembleClassifier,
+    PreferencePairEmbedder,
+    split_feature_blocks,
+)
 
 pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 
@@ -59,3 +64,30 @@ def test_clone_and_grid_search_are_served_by_the_cache(
     ).fit(X, y)
     assert search.best_params_["preferenceensembleclassifier__weight_decay"] in (0.01, 1.0)
     assert np.isfinite(search.best_score_)
+
+
+def test_the_layout_reaches_classifier_and_strategy_with_no_argument(
+    hh_helpful_sample, embedding_cache_dir
+):
+    # 3 x 384 = 1152 columns also split as 2 x 576: the embedder's column names say which
+    X, y = hh_helpful_sample
+    pipeline = make_raw_pipeline(embedding_cache_dir).fit(X[:100], y[:100])
+    assert pipeline[-1].feature_layout == "auto"
+    assert pipeline[-1].feature_layout_ == "a|b|prompt"
+    names = pipeline[0].get_feature_names_out()
+    assert pipeline[-1].feature_names_in_.tolist() == names.tolist()
+    # the strategy on the raw pool takes the same prompt block as one given it by hand
+    pool, acquired = X[100:160], X[:100]
+    strategy = BALPMQueryStrategy(random_state=0)
+    picked = strategy(pipeline, pool, n_instances=5, X_acquired=acquired)
+    _, _, pool_prompts = split_feature_blocks(pipeline[:-1].transform(pool))
+    _, _, acquired_prompts = split_feature_blocks(pipeline[:-1].transform(acquired))
+    given = strategy(
+        pipeline,
+        pool,
+        n_instances=5,
+        prompt_features=pool_prompts,
+        acquired_prompt_features=acquired_prompts,
+    )
+    np.testing.assert_array_equal(picked[0], given[0])
+    np.testing.assert_allclose(picked[1], given[1])

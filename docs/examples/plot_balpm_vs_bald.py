@@ -50,7 +50,9 @@ print(f"the 10 largest topics hold {np.isin(topic, big).mean():.0%} of the pairs
 rng = np.random.default_rng(0)
 order = rng.permutation(len(y))
 labelled, pool = order[:60], order[60:]
-clf = PreferenceEnsembleClassifier(random_state=0).fit(X[labelled], y[labelled])
+# the synthetic rows are a bare array 3 x 16 wide, which could also be 2 x 24: say which
+clf = PreferenceEnsembleClassifier(feature_layout=data.feature_layout, random_state=0)
+clf.fit(X[labelled], y[labelled])
 
 # %%
 # Pick a batch of 40 with each strategy
@@ -91,7 +93,7 @@ print(
 # -------------------------
 # A 2-D PCA of the prompt block: grey points are the pool, the large dots a strategy's
 # picks. BALD's picks gather in a few regions; BAL-PM's spread over prompt space.
-_, _, prompts = split_feature_blocks(X)
+_, _, prompts = split_feature_blocks(X, data.feature_layout)
 xy = PCA(n_components=2, random_state=0).fit_transform(prompts)
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), sharex=True, sharey=True)
 for ax, name, colour in zip(axes, ["BALD", "BAL-PM"], ["tab:red", "tab:blue"], strict=True):

@@ -34,7 +34,14 @@ print(f"backend: {embedder.backend_}, block width d = {embedder.embedding_dim_}"
 start = time.perf_counter()
 features = embedder.transform(X)
 first = time.perf_counter() - start
-print(f"features: {features.shape} {features.dtype}")
+print(f"features: {features.shape} {features.to_numpy().dtype}")
+
+# %%
+# The output is a DataFrame whose column names say the layout: ``a_0 .. a_383`` (prompt +
+# response_a), ``b_0 ..`` (prompt + response_b), ``prompt_0 ..`` (the prompt alone). The
+# classifier and the strategies read the layout from them: 1152 unnamed columns could
+# as well be two blocks of 576. ``np.asarray(features)`` is the bare float32 array.
+print("columns:", features.columns[[0, 383, 384, 768, 1151]].tolist())
 
 # %%
 # The three blocks

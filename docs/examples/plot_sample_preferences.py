@@ -74,11 +74,15 @@ features = PreferencePairEmbedder(max_length=128).fit_transform(X)
 # ``X_acquired``: BAL-PM counts the labelled prompts near each candidate.
 order = rng.permutation(len(y))
 labelled, pool = order[:20], order[20:]
-clf = PreferenceEnsembleClassifier(random_state=0).fit(features[labelled], y[labelled])
+# ``features`` is a DataFrame with block-named columns: ``.iloc`` takes rows and keeps
+# the names, from which the classifier and the strategies read the layout
+clf = PreferenceEnsembleClassifier(random_state=0).fit(features.iloc[labelled], y[labelled])
 
 picked_posts = {}
 for strategy in (BALDQueryStrategy(), BALPMQueryStrategy()):
-    indices, _ = strategy(clf, features[pool], n_instances=20, X_acquired=features[labelled])
+    indices, _ = strategy(
+        clf, features.iloc[pool], n_instances=20, X_acquired=features.iloc[labelled]
+    )
     name = type(strategy).__name__.removesuffix("QueryStrategy")
     picked_posts[name] = posts[pool[indices]]
     print(f"{name}: 20 pairs from {len(set(picked_posts[name]))} distinct posts")

@@ -5,6 +5,12 @@ returns ``(indices, scores)``. ``classifier`` may be a modAL ``ActiveLearner`` (
 it has ``estimator`` and ``X_training``; modAL itself is never imported), a fitted
 :class:`~skbalpm.PreferenceEnsembleClassifier`, or a :class:`~sklearn.pipeline.Pipeline`
 ending in one, whose earlier steps turn the pool into features.
+
+Where the prompt block of the pool's features lies is resolved as in the classifier: the
+layout it was fitted with (``feature_layout_``), else its ``feature_layout`` parameter
+(duck-typed classifiers may state one), else ``"auto"``; the pool's column names (the
+embedder's output names them) must agree with it, and ``"auto"`` on a bare array whose
+width fits two layouts is refused (``skbalpm._features.resolve_feature_layout``).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_array, check_is_fitted
 
-from skbalpm._features import split_feature_blocks
+from skbalpm._features import column_names, resolve_feature_layout, split_feature_blocks
 from skbalpm.acquisition._params import check_random_state_param
 
 __all__ = ["BaseQueryStrategy"]
@@ -51,7 +57,29 @@ class _QueryContext:
 
     @property
     def feature_layout(self) -> str:
-        return getattr(self.final_estimator, "feature_layout", "a|b|prompt")
+        """The pool's layout, resolved as the module docstring says."""
+        if "feature_layout" not in self._cache:
+            est = self.final_estimator
+            # the layout the classifier was fitted with, else its parameter (duck-typed
+            # classifiers may state one), else "auto"
+            declared = getattr(est, "feature_layout_", None) or getattr(
+                est, "feature_layout", "auto"
+            )
+            try:
+                layout = resolve_feature_layout(
+                    declared, self.features.shape[1], self._cache["feature_names"]
+                )
+            except ValueError as exc:
+                if declared != "auto":
+                    raise
+                raise ValueError(
+                    f"{exc} The query strategy looks for the prompt block where the "
+                    "classifier says (its fitted feature_layout_, else a feature_layout "
+                    "attribute) or the pool's column names do; or pass prompt_features= "
+                    "and acquired_prompt_features=."
+                ) from None
+            self._cache["feature_layout"] = layout
+        return self._cache["feature_layout"]
 
     def _transform(self, X, what):
         if self._transformer is not None:
@@ -72,6 +100,7 @@ class _QueryContext:
                     f"The pool's features have {X.shape[0]} rows for {self.n_pool} pool rows."
                 )
             self._cache["features"] = X
+            self._cache["feature_names"] = column_names(transformed)
             # A DataFrame goes to the classifier as it is: a classifier fitted on one
             # checks the column names (and warns on a bare array).
             is_frame = hasattr(transformed, "columns")
@@ -111,8 +140,10 @@ class _QueryContext:
             self._cache["member_probs"] = probs
         return self._cache["member_probs"]
 
-    def _prompt_block(self, X, what, kwarg):
-        _, _, prompts = split_feature_blocks(X, self.feature_layout)
+    def _prompt_block(self, X, names, what, kwarg):
+        # the acquired set's own column names must agree with the pool's layout too
+        layout = resolve_feature_layout(self.feature_layout, X.shape[1], names)
+        _, _, prompts = split_feature_blocks(X, layout)
         if prompts is None:
             raise ValueError(
                 f"This query strategy needs prompt features, but the feature_layout is "
@@ -133,7 +164,9 @@ class _QueryContext:
                         f"got {P.shape[0]}."
                     )
             else:
-                P = self._prompt_block(self.features, "the pool", "prompt_features")
+                P = self._prompt_block(
+                    self.features, self._cache["feature_names"], "the pool", "prompt_features"
+                )
             self._cache["pool_prompts"] = np.ascontiguousarray(P)
         return self._cache["pool_prompts"]
 
@@ -151,8 +184,10 @@ class _QueryContext:
             elif self.X_acquired is None or _num_samples(self.X_acquired) == 0:
                 A = np.empty((0, d), dtype=self.pool_prompts.dtype)
             else:
+                transformed = self._transform(self.X_acquired, "X_acquired")
                 A = self._prompt_block(
-                    self._checked(self._transform(self.X_acquired, "X_acquired")),
+                    self._checked(transformed),
+                    column_names(transformed),
                     "the acquired set",
                     "acquired_prompt_features",
                 )
@@ -237,7 +272,7 @@ class BaseQueryStrategy(BaseEstimator):
             (``X_pool[:0]``) to say that nothing is labelled yet.
         prompt_features : array-like of shape (n_pool, d), default=None
             Prompt features of the pool; needed by prompt-based strategies when the
-            classifier's ``feature_layout`` is ``"a|b"`` (no prompt block).
+            features' layout is ``"a|b"`` (no prompt block).
         acquired_prompt_features : array-like of shape (n_acquired, d), default=None
             Prompt features of the acquired set, likewise.
 
@@ -268,8 +303,9 @@ class BaseQueryStrategy(BaseEstimator):
         >>> from skbalpm import BALDQueryStrategy, PreferenceEnsembleClassifier
         >>> from skbalpm.datasets import make_synthetic_preferences
         >>> data = make_synthetic_preferences(n_samples=120, n_features=4, random_state=0)
-        >>> clf = PreferenceEnsembleClassifier(n_members=3, max_epochs=5, random_state=0)
-        >>> clf = clf.fit(data.X[:40], data.y[:40])
+        >>> clf = PreferenceEnsembleClassifier(
+        ...     n_members=3, feature_layout=data.feature_layout, random_state=0
+        ... ).fit(data.X[:40], data.y[:40])
         >>> indices, scores = BALDQueryStrategy()(clf, data.X[40:], n_instances=5)
         >>> indices.shape, scores.shape, len(set(indices.tolist()))
         ((5,), (5,), 5)

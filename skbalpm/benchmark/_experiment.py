@@ -33,7 +33,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 from sklearn.utils import Bunch
 
-from skbalpm._features import FEATURE_LAYOUTS
+from skbalpm._features import FEATURE_LAYOUTS, with_feature_layout
 from skbalpm.benchmark._checkpoint import Checkpoint, PartialRunWriter, atomic_write, run_key
 from skbalpm.benchmark._metrics import preference_accuracy, preference_log_likelihood
 from skbalpm.benchmark._strategies import DEFAULT_STRATEGIES, make_strategy, strategy_label
@@ -739,7 +739,8 @@ def run_benchmark(
         these pairs; ``X_test`` is raw triples when ``X`` is (embedded with the same
         embedder), else features of the same width.
     feature_layout : {"a|b|prompt", "a|b"}, default="a|b|prompt"
-        Layout of the features.
+        Layout of the features (``"a|b|prompt"`` for raw triples), given to the default
+        classifier and to a ``classifier`` whose ``feature_layout`` is ``"auto"``.
     device : str, default="auto"
         Device of the default classifier.
     dataset_name : str, default="dataset"
@@ -808,6 +809,8 @@ def run_benchmark(
     X, test_pairs = _embed_pairs(X, test_pairs, embedder)
     if classifier is None:
         classifier = _default_classifier(feature_layout, device)
+    else:  # X is a bare array from here on: a classifier left at "auto" is told the layout
+        classifier = with_feature_layout(classifier, feature_layout)
 
     config = _jsonable(
         {
