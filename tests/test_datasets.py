@@ -441,6 +441,47 @@ def test_synthetic_text_mode():
         make_synthetic_preferences(10, n_topics=1000, return_text=True)
 
 
+def test_synthetic_test_pairs_leave_the_pool_unchanged():
+    pool = make_synthetic_preferences(300, 6, 20, random_state=3)
+    both = make_synthetic_preferences(300, 6, 20, n_test_samples=50, random_state=3)
+    for name in ("X", "y", "groups", "proba_a"):
+        np.testing.assert_array_equal(getattr(both, name), getattr(pool, name))
+    assert both.X_test.shape == (50, 18) and both.X_test.dtype == np.float32
+    assert both.y_test.shape == both.groups_test.shape == both.proba_a_test.shape == (50,)
+    assert "X_test" not in pool
+
+
+def _quadratic_features(x_ND):
+    """[x, x_i x_j for i <= j]: the reward is linear in these."""
+    i, j = np.triu_indices(x_ND.shape[1])
+    return np.hstack([x_ND, x_ND[:, i] * x_ND[:, j]])
+
+
+def test_synthetic_test_pairs_share_the_pools_hidden_reward():
+    d = 4
+    data = make_synthetic_preferences(400, d, 10, n_test_samples=100, random_state=4)
+    # the reward is a quadratic form of the response block: fit it exactly on the pool...
+    features = _quadratic_features(np.vstack([data.X[:, :d], data.X[:, d : 2 * d]]))
+    rewards = np.concatenate([data.reward_a, data.reward_b])
+    coef, *_ = np.linalg.lstsq(features.astype(np.float64), rewards, rcond=None)
+    # ...and it predicts the test pairs' rewards (float32 features: 1e-4)
+    predicted = _quadratic_features(data.X_test[:, :d].astype(np.float64)) @ coef
+    np.testing.assert_allclose(predicted, data.reward_a_test, atol=1e-3)
+    p = 1 / (1 + np.exp(-(data.reward_a_test - data.reward_b_test)))
+    np.testing.assert_allclose(data.proba_a_test, p)
+
+
+def test_synthetic_test_topics_uniform_or_as_the_pool():
+    kwargs = dict(n_samples=2000, n_features=4, n_topics=20, n_test_samples=20_000)
+    uniform = make_synthetic_preferences(**kwargs, random_state=5)
+    counts = np.bincount(uniform.groups_test, minlength=20)
+    assert counts.min() > 850 and counts.max() < 1150  # 1000 each
+    pool_like = make_synthetic_preferences(**kwargs, test_topics="pool", random_state=5)
+    shares = np.bincount(pool_like.groups_test, minlength=20) / 20_000
+    np.testing.assert_allclose(shares, pool_like.topic_weights, atol=0.015)
+    assert 0.5 < uniform.bayes_accuracy_test <= 1 and uniform.bayes_log_likelihood_test < 0
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -448,6 +489,10 @@ def test_synthetic_text_mode():
         ({"prompt_weight": 1.0}, "prompt_weight"),
         ({"n_topics": 0}, "n_topics"),
         ({"topic_size_exponent": -1}, "exponent"),
+        ({"n_test_samples": -1}, "n_test_samples"),
+        ({"n_test_samples": 2.5}, "n_test_samples"),
+        ({"n_test_samples": 5, "test_topics": "rare"}, "test_topics"),
+        ({"n_test_samples": 5, "return_text": True}, "feature mode"),
     ],
 )
 def test_synthetic_bad_params(kwargs, match):

@@ -74,6 +74,8 @@ def make_synthetic_preferences(
     prompt_weight=0.5,
     topic_dependence=1.0,
     reward_scale=8.0,
+    n_test_samples=0,
+    test_topics="uniform",
     return_text=False,
     random_state=None,
 ):
@@ -128,6 +130,14 @@ def make_synthetic_preferences(
         Weight of the prompt-dependent (quadratic) part of the reward.
     reward_scale : float, default=8.0
         Scale of the reward (larger = less label noise).
+    n_test_samples : int, default=0
+        Also draw this many test pairs from the same hidden reward (new prompts, new
+        responses), returned as ``X_test``, ``y_test``, ``groups_test``, ``proba_a_test``,
+        ``reward_a_test``, ``reward_b_test`` (feature mode only). The pool is the same
+        with or without them (they are drawn after it).
+    test_topics : {"uniform", "pool"}, default="uniform"
+        Topics of the test pairs: every topic equally likely (a reward model judged on
+        every kind of prompt, the rare ones too) or the pool's power law.
     return_text : bool, default=False
         False: ``X`` holds float32 features in the layout "a|b|prompt" (3 blocks of
         width d). True: ``X`` holds raw triples of short templated text, for an embedder;
@@ -142,7 +152,9 @@ def make_synthetic_preferences(
         (0 = response_a preferred); ``groups`` topic index of each pair; ``topic_weights``;
         ``proba_a`` true P(y = 0) per pair; ``bayes_accuracy``, ``bayes_log_likelihood``;
         ``feature_layout`` ("a|b|prompt" or None for text); ``n_records``, ``n_skipped``
-        (0), ``skipped`` ({}), ``DESCR``.
+        (0), ``skipped`` ({}), ``DESCR``; with ``n_test_samples`` also ``X_test``,
+        ``y_test``, ``groups_test``, ``proba_a_test``, ``reward_a_test``,
+        ``reward_b_test``, ``bayes_accuracy_test``, ``bayes_log_likelihood_test``.
 
     References
     ----------
@@ -158,6 +170,12 @@ def make_synthetic_preferences(
     True
     """
     _check_params(n_samples, n_features, n_topics, prompt_weight, topic_size_exponent)
+    if not (isinstance(n_test_samples, (int, np.integer)) and n_test_samples >= 0):
+        raise ValueError(f"n_test_samples must be an int >= 0, got {n_test_samples!r}.")
+    if test_topics not in ("uniform", "pool"):
+        raise ValueError(f"test_topics must be 'uniform' or 'pool', got {test_topics!r}.")
+    if return_text and n_test_samples:
+        raise ValueError("n_test_samples needs feature mode (return_text=False).")
     rng = check_random_state(random_state)
     topic, topic_weights = zipf_topic_sizes(n_samples, n_topics, topic_size_exponent, rng)
     if return_text:
@@ -165,30 +183,39 @@ def make_synthetic_preferences(
 
     d = int(n_features)
     centres_TD = _unit_rows(rng.standard_normal((n_topics, d)))
-    prompts_ND = _unit_rows(
-        centres_TD[topic] + prompt_spread * rng.standard_normal((n_samples, d)) / np.sqrt(d)
-    )
-    w0_D = _unit_rows(rng.standard_normal((1, d)))[0]
-    G = rng.standard_normal((d, d)) / np.sqrt(d)
-    A_DD = (G + G.T) / np.sqrt(2.0)
+    task = {}
 
-    def embed(responses_ND):
-        return _unit_rows(
-            np.sqrt(prompt_weight) * prompts_ND + np.sqrt(1 - prompt_weight) * responses_ND
+    def draw_pairs(topic_N):
+        """Pairs of the given topics: features (n, 3d), labels, true P(a preferred)."""
+        n = len(topic_N)
+        prompts_ND = _unit_rows(
+            centres_TD[topic_N] + prompt_spread * rng.standard_normal((n, d)) / np.sqrt(d)
         )
+        if not task:  # the hidden reward, drawn once (after the pool's prompts, as before)
+            task["w0_D"] = _unit_rows(rng.standard_normal((1, d)))[0]
+            G = rng.standard_normal((d, d)) / np.sqrt(d)
+            task["A_DD"] = (G + G.T) / np.sqrt(2.0)
 
-    def reward(x_ND):
-        quadratic = np.einsum("nd,de,ne->n", x_ND, A_DD, x_ND)
-        return reward_scale * (x_ND @ w0_D + topic_dependence * quadratic)
+        def embed(responses_ND):
+            return _unit_rows(
+                np.sqrt(prompt_weight) * prompts_ND + np.sqrt(1 - prompt_weight) * responses_ND
+            )
 
-    x_a = embed(_unit_rows(rng.standard_normal((n_samples, d))))
-    x_b = embed(_unit_rows(rng.standard_normal((n_samples, d))))
-    reward_a, reward_b = reward(x_a), reward(x_b)
-    proba_a = expit(reward_a - reward_b)
-    y = (rng.random_sample(n_samples) >= proba_a).astype(np.int64)
-    X = np.hstack([x_a, x_b, prompts_ND]).astype(np.float32)
+        def reward(x_ND):
+            quadratic = np.einsum("nd,de,ne->n", x_ND, task["A_DD"], x_ND)
+            return reward_scale * (x_ND @ task["w0_D"] + topic_dependence * quadratic)
+
+        x_a = embed(_unit_rows(rng.standard_normal((n, d))))
+        x_b = embed(_unit_rows(rng.standard_normal((n, d))))
+        reward_a, reward_b = reward(x_a), reward(x_b)
+        proba_a = expit(reward_a - reward_b)
+        y = (rng.random_sample(n) >= proba_a).astype(np.int64)
+        X = np.hstack([x_a, x_b, prompts_ND]).astype(np.float32)
+        return X, y, proba_a, reward_a, reward_b
+
+    X, y, proba_a, reward_a, reward_b = draw_pairs(topic)
     accuracy, log_likelihood = _bayes_figures(proba_a)
-    return Bunch(
+    data = Bunch(
         X=X,
         y=y,
         groups=topic,
@@ -205,6 +232,24 @@ def make_synthetic_preferences(
         source=["make_synthetic_preferences"],
         DESCR=make_synthetic_preferences.__doc__.split("\n\n")[0].strip(),
     )
+    if n_test_samples:
+        if test_topics == "uniform":
+            test_topic = rng.randint(n_topics, size=n_test_samples)
+        else:
+            test_topic = rng.choice(n_topics, size=n_test_samples, p=topic_weights)
+        X_test, y_test, proba_test, reward_a_test, reward_b_test = draw_pairs(test_topic)
+        test_accuracy, test_log_likelihood = _bayes_figures(proba_test)
+        data.update(
+            X_test=X_test,
+            y_test=y_test,
+            groups_test=test_topic,
+            proba_a_test=proba_test,
+            reward_a_test=reward_a_test,
+            reward_b_test=reward_b_test,
+            bayes_accuracy_test=test_accuracy,
+            bayes_log_likelihood_test=test_log_likelihood,
+        )
+    return data
 
 
 _SUBJECTS = (
