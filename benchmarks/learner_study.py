@@ -173,22 +173,38 @@ class GroupedCVLinearBT:
     """The floor: L2 logistic regression on standardised differences, C by grouped CV."""
 
     def fit(self, X, y, groups):
-        from sklearn.linear_model import LogisticRegressionCV
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import log_loss
         from sklearn.model_selection import GroupKFold
 
         X_a, X_b = np.split(X[:, : 2 * (X.shape[1] // 3)], 2, axis=1)
         responses = np.vstack([X_a, X_b])
         self.mean_, self.scale_ = responses.mean(axis=0), responses.std(axis=0) + 1e-12
-        D = self._differences(X)
+        D, a_preferred = self._differences(X), (y == 0).astype(int)
         n_splits = min(5, len(np.unique(groups)))
-        splits = list(GroupKFold(n_splits).split(D, y, groups))
-        self.model_ = LogisticRegressionCV(
-            Cs=np.logspace(-4, 2, 13),
-            cv=splits,
-            fit_intercept=False,
-            scoring="neg_log_loss",
-            max_iter=5000,
-        ).fit(D, (y == 0).astype(int))
+        folds = [
+            (train, test)
+            for train, test in GroupKFold(n_splits).split(D, a_preferred, groups)
+            if len(np.unique(a_preferred[train])) == 2
+        ]
+
+        def model(C):
+            return LogisticRegression(C=C, fit_intercept=False, max_iter=5000)
+
+        def cv_log_loss(C):  # both labels named: a grouped fold may hold one label only
+            return np.mean(
+                [
+                    log_loss(
+                        a_preferred[test],
+                        model(C).fit(D[train], a_preferred[train]).predict_proba(D[test]),
+                        labels=[0, 1],
+                    )
+                    for train, test in folds
+                ]
+            )
+
+        self.C_ = min(np.logspace(-4, 2, 13), key=cv_log_loss)
+        self.model_ = model(self.C_).fit(D, a_preferred)
         return self
 
     def _differences(self, X):
