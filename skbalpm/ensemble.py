@@ -255,6 +255,8 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
        Predictive Uncertainty Estimation using Deep Ensembles", NeurIPS 2017.
     .. [6] L. C. Melo, P. Tigas, A. Abate and Y. Gal, "Deep Bayesian Active Learning for
        Preference Modeling in Large Language Models", arXiv:2406.10023, 2024.
+    .. [7] F. X. Yu, A. T. Suresh, K. Choromanski, D. Holtmann-Rice and S. Kumar,
+       "Orthogonal Random Features", NeurIPS 2016.
 
     Examples
     --------
