@@ -5,7 +5,8 @@ labels (the benchmark harness's protocol: 50 initial labels and 10 rounds of 50)
 1,000, and one fit on every training label; 5 seeds, on test splits grouped by prompt
 (topic for the synthetic task). Two kinds of data sets:
 
-* reported: the built-in synthetic task (data seed 0, the main job's), HH-RLHF
+* reported: the built-in synthetic task (data seed 0; the former main job's shape: 16-d
+  blocks, topic-size exponent 1.1, 2,000 pairs, split grouped by topic), HH-RLHF
   helpful-base and harmless-base, Reddit TL;DR batch13 (grouped by post). The package's
   benchmarks score on these; no default was chosen on them.
 * tuning: the synthetic task with data seeds 1 and 2, HH-RLHF helpful-online and
@@ -132,7 +133,11 @@ def _load_dataset(name, variant):
 
     if name.startswith("synthetic"):
         seed = int(name.removeprefix("synthetic-seed") or 0) if name != "synthetic" else 0
-        data = make_synthetic_preferences(n_samples=2000, random_state=seed)
+        # the task the learner's targets were set on (the main job's task until its
+        # topics were made more uneven and its features narrower): 16-d, exponent 1.1
+        data = make_synthetic_preferences(
+            n_samples=2000, n_features=16, topic_size_exponent=1.1, random_state=seed
+        )
         return data.X, data.y, np.asarray(data.groups).astype(str)
     if FEATURE_VARIANTS[variant] == "centred":
         X, y, groups = load_dataset(name)

@@ -184,6 +184,16 @@ def test_resume_refuses_a_different_configuration(task, tmp_path):
     assert out.results["round"].max() == 2
 
 
+def test_resume_refuses_a_learner_whose_default_changed(task, tmp_path, monkeypatch):
+    # a new default (say, the learner's method) leaves the repr as it was: the checkpoint
+    # must still tell the two learners apart
+    _run(task, tmp_path, n_rounds=1, seeds=1)
+    monkeypatch.setattr(BootstrapLogisticEnsemble.__init__, "__defaults__", (5, None))
+    assert repr(BootstrapLogisticEnsemble()) == "BootstrapLogisticEnsemble()"
+    with pytest.raises(ValueError, match=r"different configuration.*classifier_params"):
+        _run(task, tmp_path, n_rounds=1, seeds=1)
+
+
 @pytest.fixture(scope="module")
 def shifted_test_set():
     """Pairs from another draw of the task (other topics, other reward): a fixed test set."""

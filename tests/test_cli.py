@@ -11,6 +11,7 @@ import pytest
 
 from skbalpm.benchmark._cli import _default_name, _detect_format, load_benchmark_data
 from skbalpm.cli import build_parser, main
+from skbalpm.datasets import make_synthetic_preferences
 
 
 def test_help_lists_every_option():
@@ -53,6 +54,30 @@ def test_defaults_are_the_synthetic_task_with_five_seeds():
     args = build_parser().parse_args(["benchmark"])
     assert args.dataset == ["synthetic"] and args.seeds >= 5
     assert args.strategies.split(",") == ["random", "bald", "powerbald", "balpm"]
+
+
+def test_synthetic_task_scores_on_its_own_uniform_test_pairs(tmp_path, capsys):
+    argv = [
+        "benchmark",
+        *("--synthetic-samples", "120", "--synthetic-features", "4"),
+        *("--synthetic-test-pairs", "40", "--strategies", "random", "--seeds", "1"),
+        *("--initial-size", "10", "--batch-size", "10", "--rounds", "1"),
+        *("--no-ceiling", "--n-jobs", "1", "--quiet", "--output-dir", str(tmp_path)),
+    ]
+    assert main(argv) == 0
+    assert "test set: 40 new pairs of the task" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "results.json").read_text())
+    data = make_synthetic_preferences(120, 4, n_test_samples=40, random_state=0)
+    # the Bayes figures of the pairs it is scored on, not of the pool
+    assert saved["config"]["bayes_log_likelihood"] == data.bayes_log_likelihood_test
+    assert saved["config"]["test_source"] == [
+        "make_synthetic_preferences: test pairs, topics uniform"
+    ]
+
+
+def test_negative_synthetic_test_pairs_is_refused(capsys):
+    assert main(["benchmark", "--synthetic-test-pairs", "-1", "--quiet"]) == 2
+    assert "--synthetic-test-pairs must be >= 0" in capsys.readouterr().err
 
 
 def test_format_detection(tmp_path):

@@ -151,6 +151,26 @@ def _command(folder, config):
     return _cli_command(folder.name, config)
 
 
+def _learner(config):
+    """Which learner a benchmark ran with, from its saved configuration."""
+    classifier = str(config.get("classifier", "unknown"))
+    params = config.get("classifier_params")
+    if params is not None and "method" in params:
+        return f"``{classifier}``, method ``{params['method']!r}``."
+    if (
+        params is None
+        and classifier.startswith("PreferenceEnsembleClassifier(")
+        and ("method=" not in classifier)
+    ):
+        # results saved before the configuration held every parameter: the default then
+        return (
+            f"``{classifier}`` of the package version then, whose default was the former "
+            "learner, the deep ensemble (``method='deep-ensemble'``): these results predate "
+            "the Laplace default and are still to be rerun with it."
+        )
+    return f"``{classifier}``."
+
+
 def _benchmark_section(folder):
     with open(folder / "summary.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -172,7 +192,7 @@ def _benchmark_section(folder):
             f"{config.get('initial_size')} initial labels, then {config.get('batch_size')} per "
             f"round for {config.get('n_rounds')} rounds; {len(seeds)} seeds."
         )
-        lines += [f"**Protocol.** {protocol}", ""]
+        lines += [f"**Protocol.** {protocol}", f"**Learner.** {_learner(config)}", ""]
     ceiling = payload.get("ceiling") or []
     if ceiling:
         ll = sum(c["test_log_likelihood"] for c in ceiling) / len(ceiling)

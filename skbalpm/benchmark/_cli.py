@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -22,6 +23,17 @@ from skbalpm.benchmark._strategies import (
     STRATEGY_CLASSES,
     split_strategy_list,
 )
+
+
+def _synthetic_defaults():
+    from skbalpm.datasets import make_synthetic_preferences
+
+    parameters = inspect.signature(make_synthetic_preferences).parameters
+    return {name: parameters[name].default for name in ("n_samples", "n_features", "n_topics")}
+
+
+SYNTHETIC_DEFAULTS = _synthetic_defaults()
+"""The synthetic task's shape in the command line: the function's own defaults."""
 
 DATA_FORMATS = (
     "auto",
@@ -187,20 +199,29 @@ def add_benchmark_arguments(parser):
     data.add_argument(
         "--synthetic-samples",
         type=int,
-        default=2000,
-        help="pairs of the synthetic task (default: 2000).",
+        default=SYNTHETIC_DEFAULTS["n_samples"],
+        help=f"pairs of the synthetic task (default: {SYNTHETIC_DEFAULTS['n_samples']}).",
     )
     data.add_argument(
         "--synthetic-features",
         type=int,
-        default=16,
-        help="feature block width of the synthetic task (default: 16).",
+        default=SYNTHETIC_DEFAULTS["n_features"],
+        help="feature block width of the synthetic task (default: "
+        f"{SYNTHETIC_DEFAULTS['n_features']}).",
     )
     data.add_argument(
         "--synthetic-topics",
         type=int,
-        default=150,
-        help="topics of the synthetic task (default: 150).",
+        default=SYNTHETIC_DEFAULTS["n_topics"],
+        help=f"topics of the synthetic task (default: {SYNTHETIC_DEFAULTS['n_topics']}).",
+    )
+    data.add_argument(
+        "--synthetic-test-pairs",
+        type=int,
+        default=2000,
+        help="the synthetic task scores every round on this many new pairs whose topics are "
+        "equally likely (a reward model judged on every kind of prompt, the rare ones "
+        "too); 0 scores on a --test-fraction split of the pool instead (default: 2000).",
     )
 
     model = parser.add_argument_group("models")
@@ -371,7 +392,8 @@ def load_benchmark_data(paths, file_format="auto", *, columns=None, label_map=No
         Label values of generic tables (see
         :func:`~skbalpm.datasets.load_preference_file`).
     **synthetic
-        ``n_samples``, ``n_features``, ``n_topics`` of the synthetic task.
+        ``n_samples``, ``n_features``, ``n_topics``, ``n_test_samples`` of the synthetic
+        task.
 
     Returns
     -------
@@ -421,17 +443,40 @@ def _load_command_data(args, synthetic):
     """The pool and the optional fixed test set of ``skbalpm benchmark``."""
     table_options = {"columns": args.columns, "label_map": args.label_map}
     if synthetic:
-        sizes = dict(
+        if args.synthetic_test_pairs < 0:
+            raise ValueError(
+                f"--synthetic-test-pairs must be >= 0, got {args.synthetic_test_pairs}."
+            )
+        data = load_benchmark_data(
+            args.dataset,
+            args.format,
             n_samples=args.synthetic_samples,
             n_features=args.synthetic_features,
             n_topics=args.synthetic_topics,
+            n_test_samples=args.synthetic_test_pairs,
         )
-        return load_benchmark_data(args.dataset, args.format, **sizes), None
+        return data, _synthetic_test_set(data)
     data = load_benchmark_data(args.dataset, args.format, **table_options)
     test = None
     if args.test_dataset:
         test = load_benchmark_data(args.test_dataset, args.test_format, **table_options)
     return data, test
+
+
+def _synthetic_test_set(data):
+    """The synthetic task's own test pairs as a loaded data set, or None without them."""
+    if "X_test" not in data:
+        return None
+    from sklearn.utils import Bunch
+
+    return Bunch(
+        X=data.X_test,
+        y=data.y_test,
+        groups=data.groups_test,
+        n_skipped=0,
+        skipped={},
+        source=["make_synthetic_preferences: test pairs, topics uniform"],
+    )
 
 
 def _sample_name(paths):
@@ -483,7 +528,9 @@ def _run_on_data(args, data, test, synthetic):
         f"data set {name}: {len(data.y)} pairs ({data.n_skipped} records skipped: "
         f"{data.skipped or 'none'}); output in {output_dir}"
     )
-    if test is not None:
+    if test is not None and synthetic:
+        print(f"test set: {len(test.y)} new pairs of the task, every topic equally likely")
+    elif test is not None:
         print(
             f"test set: {len(test.y)} pairs from {', '.join(args.test_dataset)} "
             f"({test.n_skipped} records skipped: {test.skipped or 'none'})"
@@ -508,9 +555,10 @@ def _run_on_data(args, data, test, synthetic):
     extra = {"source": data.source}
     if test is not None:
         extra["test_source"] = test.source
-    if synthetic:
-        extra["bayes_accuracy"] = data.bayes_accuracy
-        extra["bayes_log_likelihood"] = data.bayes_log_likelihood
+    if synthetic:  # the best any model can do on the pairs it is scored on
+        on_test = "_test" if test is not None else ""
+        extra["bayes_accuracy"] = data[f"bayes_accuracy{on_test}"]
+        extra["bayes_log_likelihood"] = data[f"bayes_log_likelihood{on_test}"]
     out = run_benchmark(
         data.X,
         data.y,

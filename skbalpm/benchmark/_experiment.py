@@ -147,6 +147,18 @@ def _jsonable(value):
     return repr(value)
 
 
+def _classifier_params(classifier):
+    """Every parameter of a scikit-learn classifier, for the run's configuration.
+
+    Its repr shows only the parameters that differ from their defaults, and a default can
+    change between versions (the learner did): with every value recorded, a checkpoint
+    never resumes with another learner, and the results say which one they come from.
+    """
+    if not hasattr(classifier, "get_params"):
+        return {}
+    return {"classifier_params": classifier.get_params(deep=False)}
+
+
 def _derived_seed(*keys):
     """An int seed that depends only on ``keys`` (stable across runs and resumes)."""
     return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
@@ -820,6 +832,7 @@ def run_benchmark(
             "feature_layout": feature_layout,
             "strategies": dict(strategies),
             "classifier": classifier,
+            **_classifier_params(classifier),
             "seeds": seeds,
             "initial_size": initial_size,
             "batch_size": batch_size,
