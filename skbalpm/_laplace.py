@@ -37,6 +37,9 @@ from torch.nn import functional as F
 ALPHA_BOUNDS = (1e-8, 1e8)
 """Range of the prior precisions; a block whose precision reaches the top is switched off."""
 
+FLAT_RIDGE_FACTOR = 5.0
+"""Where the evidence no longer changes, a gradient this many times ``tol`` is close enough."""
+
 
 @dataclass
 class LaplacePosterior:
@@ -269,6 +272,7 @@ def fit_laplace(
     tune=True,
     max_iter=100,
     tol=1e-2,
+    evidence_tol=1e-5,
     solver="auto",
     callback=None,
 ):
@@ -298,6 +302,11 @@ def fit_laplace(
         Most precision updates.
     tol : float
         Convergence tolerance on the evidence gradient, in effective parameters.
+    evidence_tol : float
+        Also converged when the gradient is below ``FLAT_RIDGE_FACTOR * tol`` and three
+        accepted updates in a row each raised the log evidence by less than this (nats):
+        along a flat ridge of the evidence, or on a block drifting towards switch-off,
+        the fixed point crawls while nothing changes.
     solver : {"auto", "primal", "dual"}
         Newton's method on the p weights or on n dual weights; "auto" takes the dual
         one when there are fewer pairs than features.
@@ -316,12 +325,13 @@ def fit_laplace(
     solver = {"primal": _PrimalSolver, "dual": _DualSolver}[solver](D, target, block_sizes)
     solver.newton(alphas, max_steps=100)
     search = _PrecisionSearch(len(block_sizes), D.dtype, D.device)
-    converged, n_iter = not tune, 0
+    converged, n_iter, n_flat = not tune, 0, 0
     gammas, sq_norms, log_evidence = solver.state(alphas) if tune else (None, None, None)
     while not converged and n_iter < max_iter:
         live = alphas < ALPHA_BOUNDS[1]  # at the bound a block is off: its gradient is moot
         gradient = (gammas - alphas * sq_norms).abs().masked_fill(~live, 0.0)
-        if float(gradient.max()) < tol:
+        nearly = float(gradient.max()) < FLAT_RIDGE_FACTOR * tol
+        if float(gradient.max()) < tol or (nearly and n_flat >= 3):
             converged = True
             break
         proposal = search.propose(alphas, gammas, sq_norms)
@@ -333,6 +343,7 @@ def fit_laplace(
             solver.restore(saved)  # the enlarged step overshot: back to the plain one
             search.reset()
             continue
+        n_flat = n_flat + 1 if new_state[2] - log_evidence < evidence_tol else 0
         alphas, (gammas, sq_norms, log_evidence) = proposal, new_state
         if callback is not None:
             callback(alphas)

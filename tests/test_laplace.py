@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from skbalpm import _laplace
 from skbalpm._random_features import fit_feature_map, orthogonal_gaussian
 from skbalpm._torch_ensemble import _holdout_orders
+from skbalpm.datasets import make_synthetic_preferences
 from skbalpm.ensemble import PreferenceEnsembleClassifier, prompt_groups
 
 DT = torch.float64
@@ -76,6 +78,29 @@ def test_tuned_precision_is_a_stationary_point_of_the_evidence():
     gamma = float(tuned.effective_parameters[0])
     assert gamma == pytest.approx(alpha * float(tuned.coef @ tuned.coef), abs=1e-3)
     assert 0 < gamma < 4
+
+
+def test_evidence_search_stops_where_the_evidence_is_flat(monkeypatch):
+    # 300 pairs of the default synthetic task on which the gradient rule alone crawls
+    # (the length-4 block drifts off by ~1% a step) to max_iter without converging
+    data = make_synthetic_preferences(random_state=0)
+    labelled = np.random.RandomState(0).permutation(len(data.y))[:300]
+
+    def fit():
+        clf = PreferenceEnsembleClassifier(feature_layout="a|b|prompt", random_state=0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            clf.fit(data.X[labelled], data.y[labelled])
+        return clf, [w for w in caught if "did not converge" in str(w.message)]
+
+    clf, caught = fit()
+    assert not caught and clf.n_iter_ < 100
+    monkeypatch.setattr(_laplace, "FLAT_RIDGE_FACTOR", 0.0)  # the gradient rule alone
+    crawling, caught = fit()
+    assert caught and crawling.n_iter_ == 100
+    # what the crawl still gains is negligible: the evidence and the predictions agree
+    np.testing.assert_allclose(clf.log_evidence_, crawling.log_evidence_, atol=0.05)
+    np.testing.assert_allclose(clf.predict_proba(data.X), crawling.predict_proba(data.X), atol=0.02)
 
 
 def test_laplace_evidence_matches_numerical_integration_in_one_dimension():

@@ -50,7 +50,7 @@ print(f"the 10 largest topics hold {np.isin(topic, big).mean():.0%} of the pairs
 rng = np.random.default_rng(0)
 order = rng.permutation(len(y))
 labelled, pool = order[:60], order[60:]
-# the synthetic rows are a bare array 3 x 16 wide, which could also be 2 x 24: say which
+# the synthetic rows are a bare array 3 x 8 wide, which could also be 2 x 12: say which
 clf = PreferenceEnsembleClassifier(feature_layout=data.feature_layout, random_state=0)
 clf.fit(X[labelled], y[labelled])
 
