@@ -215,7 +215,9 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
     dtype : {"float32", "float64"}, default="float32"
         Torch dtype of the network (``"deep-ensemble"``) or of the features at prediction
         (``"laplace"``, whose posterior is always computed in float64). Outputs are
-        float64.
+        float64. Features the dtype cannot hold (float32: beyond about 3.4e38, or a
+        spread below 1.2e-38) are refused with a ValueError, as are predictions that
+        overflow inside the model; float64 takes features of any finite size.
     random_state : int, RandomState instance or None, default=None
         Seeds the posterior draws (``"laplace"``; the random features too when
         ``random_features_seed=None``) or the members' initialisations, validation splits
@@ -421,6 +423,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
             Group of each pair (e.g. a prompt or post id). ``"deep-ensemble"`` holds out
             whole groups for early stopping; without ``groups`` pairs with equal prompt
             features form the groups. ``"laplace"`` holds nothing out and ignores them.
+            Ids of one type (numbers or strings), none missing (None or NaN).
             Routed by scikit-learn's metadata routing (``set_fit_request(groups=True)``).
 
         Returns
