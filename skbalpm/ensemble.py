@@ -217,7 +217,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         (``"laplace"``, whose posterior is always computed in float64). Outputs are
         float64. Features the dtype cannot hold (float32: beyond about 3.4e38, or a
         spread below 1.2e-38) are refused with a ValueError, as are predictions that
-        overflow inside the model; float64 takes features of any finite size.
+        overflow inside the model; float64 has the range to spare.
     random_state : int, RandomState instance or None, default=None
         Seeds the posterior draws (``"laplace"``; the random features too when
         ``random_features_seed=None``) or the members' initialisations, validation splits
