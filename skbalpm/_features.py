@@ -39,6 +39,11 @@ FEATURE_LAYOUTS = tuple(_BLOCKS)
 
 _BLOCK_COLUMN = re.compile(r"(?:a|b|prompt)_\d+")
 
+FEATURE_DTYPES = (np.float64, np.float32)
+"""The dtypes feature arrays are validated to: float32 input stays float32, anything else
+(lists of floats, ints) becomes float64. (Listed float32 first, scikit-learn's check_array
+would round lists of Python floats to float32.)"""
+
 
 def n_feature_blocks(feature_layout: str) -> int:
     """Number of equal-width blocks in a row of the given layout.

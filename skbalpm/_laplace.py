@@ -394,8 +394,19 @@ def moderated_logits(D, coef, cov_root):
     logits : tensor of shape (n,)
     """
     mean = D @ coef
-    variance = ((D @ cov_root.T) ** 2).sum(dim=1)
-    return mean / torch.sqrt(1 + math.pi * variance / 8)
+    spread = D @ cov_root.T
+    variance = (spread**2).sum(dim=1)
+    logits = mean / torch.sqrt(1 + math.pi * variance / 8)
+    overflow = torch.isinf(variance) & torch.isfinite(spread).all(dim=1)
+    if overflow.any():
+        # Far from the data the squares overflow (float32 first), which would turn the
+        # logit into 0. There s^2 >> 1, so the logit is mean / (sqrt(pi / 8) s): computed
+        # with both divided by the row's largest |R d| (s then lies in [1, sqrt(p)]).
+        rows = spread[overflow]
+        largest = rows.abs().amax(dim=1)
+        s = torch.linalg.vector_norm(rows / largest[:, None], dim=1)
+        logits[overflow] = (mean[overflow] / largest) / (math.sqrt(math.pi / 8) * s)
+    return logits
 
 
 _CHUNK_ELEMENTS = 2**23

@@ -114,6 +114,35 @@ def orthogonal_gaussian(d, n_columns, generator):
     return torch.cat(blocks, dim=1)[:, :n_columns]
 
 
+def column_mean_and_spread(X):
+    """Mean and standard deviation (ddof 0) of each column, without overflow or underflow.
+
+    Each column is divided by the power of two nearest its largest magnitude first. That
+    is exact in floating point, so ordinary features get the bits of the plain formulas,
+    while features of size 1e200 (whose squares overflow) or 1e-200 (whose squares
+    underflow) get their true spread.
+
+    Parameters
+    ----------
+    X : tensor of shape (n_rows, d)
+        Finite values.
+
+    Returns
+    -------
+    mean, spread : tensor of shape (d,)
+
+    Examples
+    --------
+    >>> X = torch.tensor([[1e200, 0.0], [3e200, 0.0]], dtype=torch.float64)
+    >>> [f"{float(v):.3g}" for v in column_mean_and_spread(X)[1]]
+    ['1e+200', '0']
+    """
+    _, exponent = torch.frexp(X.abs().amax(dim=0))  # amax = m 2^e, 1/2 <= m < 1
+    unit = torch.ldexp(torch.ones_like(X[0]), exponent - 1)  # 2^e itself may overflow
+    X_unit = X / unit
+    return X_unit.mean(dim=0) * unit, X_unit.std(dim=0, correction=0) * unit
+
+
 def fit_feature_map(X_responses, *, length_scales, n_random_features, linear, seed):
     """Standardise on ``X_responses`` and draw the random Fourier features.
 
@@ -137,10 +166,12 @@ def fit_feature_map(X_responses, *, length_scales, n_random_features, linear, se
     feature_map : FeatureMap
     """
     device, dtype = X_responses.device, X_responses.dtype
-    mean = X_responses.mean(dim=0)
-    spread = X_responses.std(dim=0, correction=0)
-    # a constant column carries nothing; dividing by a floor keeps it at zero
-    scale = torch.where(spread > 1e-12 * max(float(spread.max()), 1.0), spread, 1.0)
+    mean, spread = column_mean_and_spread(X_responses)
+    # A constant column carries nothing; dividing by a floor keeps it at zero. The floor
+    # is relative to the features' own magnitude, so that the standardisation does not
+    # depend on their unit (features of size 1e-30 are not all "constant").
+    reference = max(float(spread.max()), float(X_responses.abs().max()))
+    scale = torch.where(spread > 1e-12 * reference, spread, 1.0)
     d = X_responses.shape[1]
     generator = torch.Generator().manual_seed(int(seed) % 2**63)
     frequencies, phases = [], []

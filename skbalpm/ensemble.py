@@ -14,6 +14,7 @@ import warnings
 from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 import torch
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -25,6 +26,7 @@ from tqdm.auto import tqdm
 
 from skbalpm import _laplace, _torch_ensemble
 from skbalpm._features import (
+    FEATURE_DTYPES,
     FEATURE_LAYOUTS,
     block_width,
     column_names,
@@ -58,6 +60,46 @@ def prompt_groups(X_prompt):
     """
     _, groups = np.unique(np.ascontiguousarray(X_prompt), axis=0, return_inverse=True)
     return groups.reshape(-1)
+
+
+def _sorted_codes(values, name, what):
+    """``np.unique(values, return_inverse=True)``, with a clear error for unsortable ids.
+
+    Examples
+    --------
+    >>> _sorted_codes(np.array(["b", "a", "b"]), "y", "labels")[1].tolist()
+    [1, 0, 1]
+    """
+    try:
+        uniques, codes = np.unique(values, return_inverse=True)
+    except TypeError:  # e.g. ints and strs in one object array
+        types = sorted({type(value).__name__ for value in values.ravel()})
+        raise TypeError(
+            f"{name} mixes {what} of types {types}, which cannot be sorted; give {what} of "
+            "one type (all numbers or all strings)."
+        ) from None
+    return uniques, codes.reshape(-1)
+
+
+def _check_finite_output(values, rows_axis, method, dtype):
+    """``values``, or a clear error naming the rows where the model overflowed.
+
+    Examples
+    --------
+    >>> _check_finite_output(np.array([0.5, 1.0]), 0, "predict_proba", "float32").tolist()
+    [0.5, 1.0]
+    """
+    finite = np.isfinite(values)
+    if finite.all():
+        return values
+    other_axes = tuple(axis for axis in range(values.ndim) if axis != rows_axis)
+    bad = np.flatnonzero(~finite.all(axis=other_axes))
+    raise ValueError(
+        f"{method}: the model's output is NaN or infinite for {len(bad)} row(s) (first: "
+        f"{bad[:5].tolist()}): their features lie too far from the training features for "
+        f"the model to compute in dtype={dtype!r}. Pass dtype='float64' or rescale the "
+        "features."
+    )
 
 
 class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
@@ -173,7 +215,9 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
     dtype : {"float32", "float64"}, default="float32"
         Torch dtype of the network (``"deep-ensemble"``) or of the features at prediction
         (``"laplace"``, whose posterior is always computed in float64). Outputs are
-        float64.
+        float64. Features the dtype cannot hold (float32: beyond about 3.4e38, or a
+        spread below 1.2e-38) are refused with a ValueError, as are predictions that
+        overflow inside the model; float64 has the range to spare.
     random_state : int, RandomState instance or None, default=None
         Seeds the posterior draws (``"laplace"``; the random features too when
         ``random_features_seed=None``) or the members' initialisations, validation splits
@@ -381,6 +425,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
             Group of each pair (e.g. a prompt or post id). ``"deep-ensemble"`` holds out
             whole groups for early stopping; without ``groups`` pairs with equal prompt
             features form the groups. ``"laplace"`` holds nothing out and ignores them.
+            Ids of one type (numbers or strings), none missing (None or NaN).
             Routed by scikit-learn's metadata routing (``set_fit_request(groups=True)``).
 
         Returns
@@ -403,11 +448,9 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self._validate_params()
         self._check_method_params()
         first_fit = not (self.warm_start and self._fitted_method() == self.method)
-        X, y = validate_data(
-            self, X, y, reset=first_fit, dtype=[np.float32, np.float64], y_numeric=False
-        )
+        X, y = validate_data(self, X, y, reset=first_fit, dtype=FEATURE_DTYPES, y_numeric=False)
+        classes, y_index = _sorted_codes(y, "y", "labels")  # before sklearn sorts them
         check_classification_targets(y)
-        classes, y_index = np.unique(y, return_inverse=True)
         if classes.shape[0] != 2:
             raise ValueError(
                 "Only binary classification is supported: PreferenceEnsembleClassifier "
@@ -420,13 +463,12 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 f"warm_start fit got classes {classes.tolist()}, but the model was fitted "
                 f"on {self.classes_.tolist()}."
             )
+        self._check_dtype_range(X, "X")
         groups = self._check_groups(groups, X.shape[0])
         layout = resolve_feature_layout(
             self.feature_layout, X.shape[1], getattr(self, "feature_names_in_", None)
         )
         X_a, X_b, X_prompt = split_feature_blocks(X, layout)
-        self.classes_ = classes
-        self.feature_layout_ = layout
         a_preferred = (y_index == 0).astype(np.float64)
         rng = check_random_state(self.random_state)
         seed_seq = np.random.SeedSequence(rng.randint(np.iinfo(np.int32).max))
@@ -438,7 +480,8 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 if groups is None and self.early_stopping_split == "grouped":
                     groups = None if X_prompt is None else prompt_groups(X_prompt)
                 self._fit_deep_ensemble(X_a, X_b, a_preferred, seed_seq, device, groups)
-        self.device_ = str(device)
+        # set last: a fit that fails leaves no model that looks fitted
+        self.classes_, self.feature_layout_, self.device_ = classes, layout, str(device)
         return self
 
     def _check_method_params(self):
@@ -451,7 +494,8 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 f"hidden_layer_sizes must hold positive ints (one width per hidden layer, "
                 f"() for a linear reward); got {self.hidden_layer_sizes!r}."
             )
-        scales = list(np.ravel(np.asarray(self.length_scales, dtype=object)))
+        scales = np.asarray(self.length_scales, dtype=object)
+        scales = list(scales) if scales.ndim == 1 else [None]  # nested: refused below
         if not all(
             isinstance(s, numbers.Real) and not isinstance(s, bool) and np.isfinite(s) and s > 0
             for s in scales
@@ -475,7 +519,25 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 f"groups must hold one group id per pair, shape ({n_samples},); got shape "
                 f"{groups.shape}."
             )
-        return groups
+        missing = np.flatnonzero(pd.isna(groups))
+        if len(missing):
+            raise ValueError(
+                f"groups holds no group id (None or NaN) for {len(missing)} pair(s) (first: "
+                f"rows {missing[:5].tolist()}); give every pair an id, or pass groups=None to "
+                "group the pairs by their prompt features."
+            )
+        return _sorted_codes(groups, "groups", "ids")[1]
+
+    def _check_dtype_range(self, X, name):
+        """Values beyond the range of the model's dtype would turn into inf inside it."""
+        limit = float(np.finfo(self.dtype).max)
+        largest = float(np.abs(X).max()) if X.size else 0.0
+        if largest > limit:
+            raise ValueError(
+                f"{name} holds values up to {largest:.3g} in magnitude, beyond the range of "
+                f"dtype={self.dtype!r} (about {limit:.3g}) in which the model computes. Pass "
+                "dtype='float64' or rescale the features."
+            )
 
     def _fitted_method(self):
         if hasattr(self, "coef_"):
@@ -524,6 +586,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
             seed=int(feature_seed),
         )
         D = feature_map(A) - feature_map(B)
+        self._check_feature_map(feature_map, D)
         n_blocks = len(feature_map.block_sizes)
         tune = self.prior_precision == "evidence"
         start = 1.0 if tune else float(self.prior_precision)
@@ -531,14 +594,22 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         if tune and not first_fit and len(self.prior_precision_) == n_blocks:
             alphas = torch.as_tensor(self.prior_precision_, dtype=torch.float64).to(device)
         with tqdm(desc="fit (evidence)", unit="iter", disable=not self.verbose) as progress:
-            posterior = _laplace.fit_laplace(
-                D,
-                to_device(a_preferred),
-                feature_map.block_sizes,
-                alphas=alphas,
-                tune=tune,
-                callback=lambda _: progress.update(1),
-            )
+            try:
+                posterior = _laplace.fit_laplace(
+                    D,
+                    to_device(a_preferred),
+                    feature_map.block_sizes,
+                    alphas=alphas,
+                    tune=tune,
+                    callback=lambda _: progress.update(1),
+                )
+            except torch.linalg.LinAlgError:  # a Cholesky factorisation failed
+                raise ValueError(
+                    "The Laplace posterior cannot be computed: its precision matrix is not "
+                    f"positive definite in float64 (prior_precision={self.prior_precision!r}). "
+                    "A fixed prior precision this small leaves the weights undetermined; use "
+                    "a larger one, or 'evidence'."
+                ) from None
         if tune and not posterior.converged:
             warnings.warn(
                 f"The evidence iterations did not converge in {posterior.n_iter} steps; "
@@ -567,6 +638,24 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.random_frequencies_ = [to_numpy(W) for W in feature_map.frequencies]
         self.random_phases_ = [to_numpy(b) for b in feature_map.phases]
 
+    def _check_feature_map(self, feature_map, D):
+        """Refuse a feature map that overflows, here or in the dtype the model predicts in."""
+        finfo = np.finfo(self.dtype)
+        largest, smallest = float(finfo.max), float(finfo.tiny)
+        frequency = max((float(W.abs().max()) for W in feature_map.frequencies), default=0.0)
+        if not torch.isfinite(D).all() or frequency > largest:  # tiny length scales
+            raise ValueError(
+                f"The random features overflow with length_scales={self.length_scales!r} "
+                f"(dtype={self.dtype!r}): use length scales of moderate size (about 0.1 to 10, "
+                "in units of the standardised features' typical distance)."
+            )
+        spread = float(feature_map.scale.min())
+        if spread < smallest:  # standardising would divide by zero at prediction
+            raise ValueError(
+                f"X has features whose spread ({spread:.3g}) is below the range of "
+                f"dtype={self.dtype!r}. Pass dtype='float64' or rescale the features."
+            )
+
     def _fit_deep_ensemble(self, X_a, X_b, a_preferred, seed_seq, device, groups):
         first_fit = not (self.warm_start and self._fitted_method() == "deep-ensemble")
         init_seq, train_seq = seed_seq.spawn(2)
@@ -584,12 +673,13 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         def to_device(array):
             return torch.as_tensor(np.ascontiguousarray(array)).to(device, torch_dtype)
 
+        X_ab = np.concatenate([X_a, X_b])
         with tqdm(
             total=self.max_epochs, disable=not self.verbose, desc="fit ensemble", unit="epoch"
         ) as progress:
             n_epochs, best_validation_loss = _torch_ensemble.train_ensemble(
                 model,
-                to_device(np.concatenate([X_a, X_b])),
+                to_device(X_ab),
                 to_device(a_preferred),
                 member_rngs=member_rngs,
                 learning_rate=self.learning_rate,
@@ -601,6 +691,13 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
                 n_iter_no_change=self.n_iter_no_change,
                 groups=groups,
                 progress=progress,
+            )
+        if not np.isfinite(_torch_ensemble.predict_rewards(model, X_ab)).all():
+            raise ValueError(
+                "The deep ensemble's rewards of its training responses are NaN or infinite: "
+                f"the training diverged or started too large (learning_rate="
+                f"{self.learning_rate!r}, init_std={self.init_std!r}, alpha={self.alpha!r}, "
+                f"weight_decay={self.weight_decay!r}). Lower them, or standardise the features."
             )
         self._forget_other_method()
         self.n_epochs_, self.best_validation_loss_ = n_epochs, best_validation_loss
@@ -627,7 +724,13 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
     def _resolve_device(self, for_fit):
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        device = torch.device(self.device)
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError):  # torch's own message lists every device type
+            raise ValueError(
+                f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<n>' (a torch device); got "
+                f"{self.device!r}."
+            ) from None
         if device.type == "cuda" and not torch.cuda.is_available():
             if for_fit:
                 raise ValueError(f"device={self.device!r} was requested but CUDA is unavailable.")
@@ -670,7 +773,8 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
 
     def _pair_blocks(self, X):
         names = column_names(X)
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        X = validate_data(self, X, reset=False, dtype=FEATURE_DTYPES)
+        self._check_dtype_range(X, "X")
         # columns named for another layout than the fitted one are an error, not a re-split
         layout = resolve_feature_layout(self.feature_layout_, X.shape[1], names)
         X_a, X_b, _ = split_feature_blocks(X, layout)
@@ -706,7 +810,8 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         >>> clf.predict_member_proba(X).shape
         (3, 40)
         """
-        return expit(self._member_differences(X))
+        proba_MN = expit(self._member_differences(X))
+        return _check_finite_output(proba_MN, 1, "predict_member_proba", self.dtype)
 
     def predict_proba(self, X):
         """Probabilities of each label: the model's predictive distribution.
@@ -737,7 +842,8 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         predictor = self._predict_state()
         X_a, X_b = self._pair_blocks(X)
         with _torch_ensemble.cpu_threads(self.n_jobs):
-            return predictor.predict_proba(X_a, X_b)
+            proba = predictor.predict_proba(X_a, X_b)
+        return _check_finite_output(proba, 0, "predict_proba", self.dtype)
 
     def decision_function(self, X):
         """Reward margin of response_b over response_a, positive when ``classes_[1]`` wins.
@@ -767,7 +873,8 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         predictor = self._predict_state()
         X_a, X_b = self._pair_blocks(X)
         with _torch_ensemble.cpu_threads(self.n_jobs):
-            return predictor.decision(X_a, X_b)
+            scores = predictor.decision(X_a, X_b)
+        return _check_finite_output(scores, 0, "decision_function", self.dtype)
 
     def predict(self, X):
         """The preferred response's label: ``classes_[1]`` where its probability is larger.
@@ -821,10 +928,12 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         predictor = self._predict_state()
         X_response = self._check_response_rows(X_response)
         with _torch_ensemble.cpu_threads(self.n_jobs):
-            return predictor.member_rewards(X_response)
+            rewards_MN = predictor.member_rewards(X_response)
+        return _check_finite_output(rewards_MN, 1, "predict_member_rewards", self.dtype)
 
     def _check_response_rows(self, X_response):
-        X_response = check_array(X_response, dtype=[np.float32, np.float64])
+        X_response = check_array(X_response, dtype=FEATURE_DTYPES)
+        self._check_dtype_range(X_response, "X_response")
         d = block_width(self.n_features_in_, self.feature_layout_)
         if X_response.shape[1] != d:
             raise ValueError(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 _DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -50,6 +52,24 @@ def hh_helpful_sample():
 
 HH_SAMPLE_MAX_LENGTH = 128
 """Token window used by every real-model test on ``hh_helpful_sample`` (shares the cache)."""
+
+
+def fuzz(n_examples):
+    """Hypothesis settings of the fuzz tests: the same inputs on every run."""
+    return settings(
+        max_examples=n_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+def print_past_capture(request, lines):
+    """Print ``lines`` even under pytest's output capture (the fuzz modules' counts)."""
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print("\n" + "\n".join(lines))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -172,6 +172,30 @@ def test_ball_counts_equal_brute_force_on_ties(pool, acquired, k):
     np.testing.assert_array_equal(ball_counts(pool, radii, acquired, chunk_size=16), expected)
 
 
+@pytest.mark.parametrize("exponent", [-1000, -600, -70, 70, 600, 1000])
+def test_knn_radius_and_ball_counts_at_any_size(exponent):
+    # The hand-worked cases above, times 2**exponent. The float32 squared distances
+    # overflowed from features of about 1e19 (wrong radii, without a word), the float64
+    # ones from 1e154 (infinite radii); below 1e-154 they underflowed to 0.
+    scale = 2.0**exponent
+    X = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0], [0.0, 1.0]])
+    expected = np.array([1.0, math.sqrt(18), 0.0, 0.0]) * scale
+    np.testing.assert_allclose(knn_radius(X * scale, k=2), expected, rtol=1e-15, atol=0)
+    pool = np.array([[0.0, 0.0], [10.0, 0.0]])
+    acquired = np.array([[3.0, 4.0], [0.0, 1.0], [10.0, 0.0], [6.0, 8.0]])
+    radii = np.array([5.0, 0.0]) * scale
+    assert ball_counts(pool * scale, radii, acquired * scale).tolist() == [2, 1]
+
+
+def test_ball_counts_of_sets_far_apart():
+    # Each set is held in a unit that suits both: acquired points 1e30 away from the pool
+    # overflowed float32 in the pool's unit.
+    pool = np.array([[0.0, 0.0], [1.0, 0.0]])
+    acquired = np.array([[3e30, 4e30], [0.0, 1.0]])
+    assert ball_counts(pool, [1.0, 1.0], acquired).tolist() == [1, 0]
+    assert ball_counts(pool, [5e30, 1.0], acquired).tolist() == [2, 0]
+
+
 def test_knn_radius_continuous_data_and_float64_input():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, 24))

@@ -457,6 +457,67 @@ def test_nan_scores_and_nan_features_are_rejected():
         BALPMQueryStrategy()(LinearRewardEnsemble().fit(X), X_nan, 2)
 
 
+class FixedMembers:
+    """A fitted classifier double whose member probabilities do not depend on X."""
+
+    feature_layout_ = "a|b|prompt"
+
+    def predict_member_proba(self, X):
+        return np.vstack([np.linspace(0.1, 0.9, len(X)), np.linspace(0.8, 0.3, len(X))])
+
+
+def check_prompt_distances_scale(cls, params, pool, acquired, scale):
+    """Prompts times ``scale`` (a power of two): every distance times ``scale``.
+
+    Core-set: the same picks, each scored by its distance. BAL-PM and entropy-only: the
+    same k-NN radius of every row (the whole pool is picked; the order may change, as the
+    entropy term adds 1e-4 to 2 r).
+    """
+
+    def query(X_pool, X_acquired):
+        strategy = cls(**params)
+        indices, scores = strategy(FixedMembers(), X_pool, len(X_pool), X_acquired=X_acquired)
+        if cls is CoresetQueryStrategy:
+            return indices, scores
+        radius = np.empty(len(X_pool))  # each row's radius, whatever order it was picked in
+        radius[indices] = strategy.last_components_.radius
+        return np.arange(len(X_pool)), radius
+
+    reference_rows, reference = query(pool, acquired)
+    rows, values = query(pool * scale, acquired * scale)
+    np.testing.assert_array_equal(rows, reference_rows)
+    np.testing.assert_allclose(values, reference * scale, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("exponent", [-900, -70, 70, 900])
+@pytest.mark.parametrize(
+    "cls", [BALPMQueryStrategy, EntropyOnlyQueryStrategy, CoresetQueryStrategy]
+)
+def test_prompt_distances_do_not_depend_on_the_prompts_size(cls, exponent):
+    # BAL-PM's radii were wrong from prompts of size 1e19 (float32 overflow) and infinite
+    # from 1e154; core-set scored NaN there, and tied every distance at 0 below 1e-154.
+    X = make_pool(n=20)
+    params = {"random_state": 0} if cls is CoresetQueryStrategy else {"k": 3, "device": "cpu"}
+    check_prompt_distances_scale(cls, params, X[5:], X[:5], 2.0**exponent)
+
+
+def test_bad_values_are_reported_with_the_input_that_holds_them():
+    # "Input contains NaN." named no input
+    X = make_pool(n=7)
+    clf = LinearRewardEnsemble().fit(X)
+    bad = X.copy()
+    bad[2, 7] = np.nan
+    with pytest.raises(ValueError, match="Input X_pool contains NaN"):
+        BALDQueryStrategy()(clf, bad, 2)
+    with pytest.raises(ValueError, match="Input X_acquired contains NaN"):
+        CoresetQueryStrategy()(clf, X, 2, X_acquired=bad)
+    P = np.full((7, 3), np.inf)
+    with pytest.raises(ValueError, match="Input prompt_features contains infinity"):
+        CoresetQueryStrategy()(clf, X, 2, prompt_features=P, X_acquired=X[:0])
+    with pytest.raises(ValueError, match="Input acquired_prompt_features contains infinity"):
+        CoresetQueryStrategy()(clf, X, 2, acquired_prompt_features=P)
+
+
 BAD_PARAMETERS = [
     (BALPMQueryStrategy, "beta", [-1.0, np.nan, np.inf, "0.01", None]),
     (BALPMQueryStrategy, "relative_beta", [-0.5, np.nan]),

@@ -415,6 +415,113 @@ def test_bad_predict_input(ab, abp, request):
         clf.predict_member_rewards(X)
 
 
+@pytest.mark.parametrize("params", [FAST, LAPLACE])
+def test_values_beyond_float32_are_refused_in_float32(params):
+    # 1e39 became inf in the float32 network: the deep ensemble silently kept its
+    # initial weights (NaN losses never improve) and predicted NaN there; the Laplace
+    # model predicted NaN.
+    X, y = linear_reward_task(40, 2, np.random.default_rng(0))[:2]
+    X_big = X.astype(np.float64)
+    X_big[3, 1] = 1e39
+    with pytest.raises(ValueError, match=r"X holds values up to 1e\+39 .* dtype='float32'"):
+        PreferenceEnsembleClassifier(feature_layout="a|b", **params).fit(X_big, y)
+    clf = PreferenceEnsembleClassifier(feature_layout="a|b", **params).fit(X, y)
+    with pytest.raises(ValueError, match=r"beyond the range of dtype='float32'"):
+        clf.predict_proba(X_big)
+    with pytest.raises(ValueError, match=r"X_response holds values up to 1e\+39"):
+        clf.predict_member_rewards(X_big[:, :2])
+    as_float64 = PreferenceEnsembleClassifier(feature_layout="a|b", dtype="float64", **params)
+    assert np.isfinite(as_float64.fit(X_big, y).predict_proba(X_big)).all()
+
+
+def test_predictions_that_overflow_are_an_error_not_nan():
+    # 3e38 fits float32, but the random features of the Laplace model overflow there:
+    # predict_proba returned NaN for those rows without a word.
+    X, y = linear_reward_task(40, 2, np.random.default_rng(1))[:2]
+    clf = PreferenceEnsembleClassifier(feature_layout="a|b", **LAPLACE).fit(X, y)
+    far = X[:4].astype(np.float64)
+    far[2:4] *= 3e38 / np.abs(far[2:4]).max()  # within float32, up to 3e38
+    for method in ("predict_proba", "predict_member_proba", "decision_function", "predict"):
+        with pytest.raises(ValueError, match=r"NaN or infinite for 2 row\(s\) \(first: \[2, 3\]\)"):
+            getattr(clf, method)(far)
+
+
+@pytest.mark.parametrize("params", [FAST, LAPLACE])
+def test_labels_of_mixed_types_are_a_clear_error(params):
+    # numpy's "'<' not supported between instances of 'int' and 'str'" came out of fit
+    y = np.array(["b", 1, "b", 1], dtype=object)
+    with pytest.raises(TypeError, match=r"y mixes labels of types \['int', 'str'\]"):
+        PreferenceEnsembleClassifier(feature_layout="a|b", **params).fit(np.eye(4), y)
+
+
+@pytest.mark.parametrize("params", [FAST, LAPLACE])
+@pytest.mark.parametrize(
+    ("groups", "error", "match"),
+    [
+        # NaN ids made one silent group; None ids crashed inside numpy's sort
+        ([0, np.nan, 1, 1, 0, 1], ValueError, r"no group id \(None or NaN\) for 1 pair.*\[1\]"),
+        ([0, None, 1, None, 0, 1], ValueError, r"for 2 pair\(s\) \(first: rows \[1, 3\]\)"),
+        ([0, "post", 1, 1, 0, 1], TypeError, r"groups mixes ids of types \['int', 'str'\]"),
+    ],
+)
+def test_bad_group_ids_are_a_clear_error(params, groups, error, match):
+    X, y = linear_reward_task(6, 2, np.random.default_rng(2))[:2]
+    clf = PreferenceEnsembleClassifier(feature_layout="a|b", **params)
+    with pytest.raises(error, match=match):
+        clf.fit(X, y, groups=np.asarray(groups, dtype=object))
+
+
+def test_group_ids_of_any_one_type_train_alike():
+    X, y = linear_reward_task(60, 2, np.random.default_rng(3))[:2]
+    ids = np.arange(60) % 7
+    params = dict(feature_layout="a|b", **FAST)
+    by_int = PreferenceEnsembleClassifier(**params).fit(X, y, groups=ids)
+    by_str = PreferenceEnsembleClassifier(**params).fit(X, y, groups=[f"post-{i}" for i in ids])
+    np.testing.assert_array_equal(by_int.predict_proba(X), by_str.predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        # torch's RuntimeError "Expected one of cpu, cuda, ... device type"
+        (dict(device="tpu"), r"device must be 'auto', 'cpu', 'cuda'.*got 'tpu'"),
+        # "float() argument must be a string or a real number, not 'list'"
+        (dict(length_scales=[[1.0, 2.0]]), r"length_scales must hold positive finite numbers"),
+    ],
+)
+def test_malformed_parameters_are_a_clear_error(params, match):
+    clf = PreferenceEnsembleClassifier(feature_layout="a|b", **LAPLACE | params)
+    with pytest.raises(ValueError, match=match):
+        clf.fit(np.eye(4), [0, 1, 0, 1])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [dict(learning_rate=1e300), dict(init_std=1e300), dict(alpha=1e300), dict(weight_decay=1e300)],
+)
+def test_a_diverged_deep_ensemble_is_an_error_at_fit(params):
+    # The fit "succeeded" with NaN or infinite weights; every prediction then failed.
+    X, y = linear_reward_task(40, 2, np.random.default_rng(4))[:2]
+    clf = PreferenceEnsembleClassifier(
+        feature_layout="a|b", validation_fraction=0.0, **FAST | params
+    )
+    with pytest.raises(ValueError, match=rf"diverged .*{next(iter(params))}=1e\+300"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "classes_")  # nothing that looks fitted is left behind
+
+
+@pytest.mark.parametrize("params", [FAST, LAPLACE])
+def test_a_list_of_floats_is_read_in_float64(params):
+    # scikit-learn's check_array rounded a list of Python floats to float32 (the first
+    # accepted dtype): predictions on X.tolist() differed from those on X by 1e-9, and
+    # exchanging the responses no longer exchanged the columns exactly.
+    X, y = linear_reward_task(40, 2, np.random.default_rng(5))[:2]
+    X = X + np.random.default_rng(6).normal(scale=1e-3, size=X.shape)  # not float32-exact
+    clf = PreferenceEnsembleClassifier(feature_layout="a|b", dtype="float64", **params)
+    from_list = clf.fit(X.tolist(), y.tolist()).predict_proba(X.tolist())
+    np.testing.assert_array_equal(from_list, clf.fit(X, y).predict_proba(X))
+
+
 # ------------------------------------------------------------------------- real data
 
 

@@ -17,7 +17,6 @@ inputs it tried.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import gzip
 import io
@@ -30,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from conftest import fuzz, print_past_capture
+from hypothesis import given
 from hypothesis import strategies as st
 from test_datasets import _check_bunch
 
@@ -47,17 +47,6 @@ OUTCOMES: Counter = Counter()  # (loader, "loaded" | "error") -> count
 
 N_PER_KIND = 7  # examples per (loader, mutation); CSV takes twice as many
 N_EXAMPLES = 110  # the JSON list reader's examples
-
-
-def fuzz(n_examples):
-    """Hypothesis settings of the fuzz tests: the same inputs on every run."""
-    return settings(
-        max_examples=n_examples,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
 
 
 POSITION = re.compile(r"(line|record|row) \d+")
@@ -90,9 +79,7 @@ def report_counts(request):
         "clear error)",
         "  " + ", ".join(f"{name} {n}" for name, n in sorted(TRIED.items())),
     ]
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-        print("\n" + "\n".join(lines))
+    print_past_capture(request, lines)
 
 
 def check_bunch(data):

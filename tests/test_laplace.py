@@ -15,7 +15,11 @@ from scipy.special import expit, log_expit
 from sklearn.linear_model import LogisticRegression
 
 from skbalpm import _laplace
-from skbalpm._random_features import fit_feature_map, orthogonal_gaussian
+from skbalpm._random_features import (
+    column_mean_and_spread,
+    fit_feature_map,
+    orthogonal_gaussian,
+)
 from skbalpm._torch_ensemble import _holdout_orders
 from skbalpm.datasets import make_synthetic_preferences
 from skbalpm.ensemble import PreferenceEnsembleClassifier, prompt_groups
@@ -179,7 +183,80 @@ def test_moderated_logit_without_uncertainty_is_the_plain_logit():
     torch.testing.assert_close(_laplace.moderated_logits(D, coef, zero), D @ coef)
 
 
+def test_moderated_logit_far_from_the_data_keeps_its_value_in_float32():
+    # Far from the data the squares of R d overflowed float32 and the logit came out 0
+    # (probability 1/2) while the posterior-mean margin said otherwise. Here mean = 1e20,
+    # R d = (1.5e20, -0.5e20), s^2 = 2.5e40, so the logit is 1 / (sqrt(pi/8) sqrt(2.5)).
+    D = torch.tensor([[3e20, -1e20]], dtype=torch.float32)
+    coef = torch.tensor([1.0, 2.0], dtype=torch.float32)
+    cov_root = 0.5 * torch.eye(2, dtype=torch.float32)
+    logit = float(_laplace.moderated_logits(D, coef, cov_root)[0])
+    assert logit == pytest.approx(1 / (math.sqrt(math.pi / 8) * math.sqrt(2.5)), rel=1e-6)
+    assert logit == pytest.approx(1.009253, rel=1e-6)
+    exact = _laplace.moderated_logits(D.double(), coef.double(), cov_root.double())
+    assert logit == pytest.approx(float(exact[0]), rel=1e-6)  # float64: no overflow
+
+
 # -------------------------------------------------------------------- the feature map
+
+
+def test_column_mean_and_spread_hand_checked_at_any_size():
+    # The squares of the plain formula overflow beyond 1e154 (the fit then failed inside
+    # torch's Cholesky factorisation) and underflow below 1e-154.
+    X = torch.tensor([[1.0, 5.0], [3.0, 5.0], [-1.0, 5.0]], dtype=DT)
+    mean, spread = column_mean_and_spread(X)
+    torch.testing.assert_close(mean, torch.tensor([1.0, 5.0], dtype=DT), rtol=0, atol=0)
+    torch.testing.assert_close(spread, torch.tensor([math.sqrt(8 / 3), 0.0], dtype=DT))
+    assert torch.equal(spread, X.std(dim=0, correction=0))  # ordinary values: the same bits
+    for scale in (2.0**700, 2.0**-700):
+        mean_s, spread_s = column_mean_and_spread(X * scale)
+        torch.testing.assert_close(mean_s, mean * scale, rtol=1e-15, atol=0)
+        torch.testing.assert_close(spread_s, spread * scale, rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("exponent", [-700, -100, -40, 100, 700])
+def test_the_laplace_fit_does_not_depend_on_the_features_unit(exponent):
+    # Features of size 1e-30 were all taken as constant (every prediction 1/2); of size
+    # 1e200 the fit failed inside torch. Scaling by a power of two is exact, so the
+    # standardised features, and the predictions, are the same bits.
+    X, y = linear_pairs(80, 3, seed=20)
+    params = dict(feature_layout="a|b", n_random_features=16, dtype="float64", random_state=0)
+    reference = PreferenceEnsembleClassifier(**params).fit(X, y).predict_proba(X)
+    scale = 2.0**exponent
+    scaled = PreferenceEnsembleClassifier(**params).fit(X * scale, y).predict_proba(X * scale)
+    np.testing.assert_array_equal(scaled, reference)
+    assert np.abs(reference[:, 0] - 0.5).max() > 0.2  # the features were used
+
+
+def test_float32_prediction_far_from_the_data_agrees_with_the_margin():
+    # predict_proba at 1e30 x the training scale said 1/2 everywhere (an overflow), while
+    # decision_function and the members said which response wins.
+    X, y = linear_pairs(80, 3, seed=21)
+    clf = PreferenceEnsembleClassifier(feature_layout="a|b", n_random_features=16).fit(X, y)
+    far = X * 1e30
+    proba, margin = clf.predict_proba(far), clf.decision_function(far)
+    assert np.isfinite(proba).all() and (np.abs(proba[:, 1] - 0.5) > 1e-3).all()
+    np.testing.assert_array_equal(proba[:, 1] > 0.5, margin > 0)
+
+
+@pytest.mark.parametrize(
+    ("params", "scale", "match"),
+    [
+        # frequencies of 1e300 (float64) or beyond float32: NaN features or predictions
+        (dict(length_scales=(1e-320,)), 1.0, r"random features overflow with length_scales"),
+        (dict(length_scales=(1e-300,)), 1.0, r"random features overflow with length_scales"),
+        # the posterior precision is singular: torch's Cholesky raised
+        (dict(prior_precision=1e-300), 1.0, r"not positive definite.*prior_precision=1e-300"),
+        # a spread that float32 cannot hold: standardising divided by zero at prediction
+        (dict(), 1e-40, r"spread .* below the range of dtype='float32'"),
+    ],
+)
+def test_settings_the_model_cannot_compute_are_refused_at_fit(params, scale, match):
+    X, y = linear_pairs(30, 4, seed=22)  # 30 pairs, 4 + 16 weights: p < n, the primal
+    clf = PreferenceEnsembleClassifier(feature_layout="a|b", n_random_features=16, **params)
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X * scale, y)
+    assert not hasattr(clf, "classes_")  # nothing that looks fitted is left behind
 
 
 def test_feature_map_blocks_and_standardisation():

@@ -25,6 +25,7 @@ from skbalpm.acquisition._knn import (
     _Points,
     _resolve_device,
     count_within,
+    distance_unit,
     knn_search,
     knn_search_faiss,
 )
@@ -135,12 +136,12 @@ class _GreedyKSG(BaseQueryStrategy):
 
     def _select(self, context, n_instances):
         epistemic_N = self._epistemic(context)
-        prompts_ND = context.pool_prompts
-        points = _Points(prompts_ND, _resolve_device(self.device))
+        prompts_ND, acquired_AD = context.pool_prompts, context.acquired_prompts
+        # one unit for both sets: their distances stay in float range whatever their size
+        unit = distance_unit(prompts_ND, acquired_AD)
+        points = _Points(prompts_ND, _resolve_device(self.device), unit=unit)
         radius_N = self._radius(prompts_ND, points)
-        counts_N = count_within(
-            points, radius_N, context.acquired_prompts, chunk_size=self.chunk_size
-        )
+        counts_N = count_within(points, radius_N, acquired_AD, chunk_size=self.chunk_size)
         entropy_N = ksg_entropy_term(radius_N, counts_N, self.d)
         combine = self._combination(epistemic_N, entropy_N, context, n_instances)
         score_N = combine(epistemic_N, entropy_N, slice(None))

@@ -23,7 +23,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_array, check_is_fitted
 
-from skbalpm._features import column_names, resolve_feature_layout, split_feature_blocks
+from skbalpm._features import (
+    FEATURE_DTYPES,
+    column_names,
+    resolve_feature_layout,
+    split_feature_blocks,
+)
 from skbalpm.acquisition._params import check_random_state_param
 
 __all__ = ["BaseQueryStrategy"]
@@ -86,15 +91,16 @@ class _QueryContext:
             X = self._transformer.transform(X)
         return X
 
-    def _checked(self, X):
-        return check_array(X, dtype=(np.float32, np.float64), ensure_all_finite=True)
+    def _checked(self, X, what):
+        # input_name: a NaN is reported as "Input X_pool contains NaN."
+        return check_array(X, dtype=FEATURE_DTYPES, ensure_all_finite=True, input_name=what)
 
     @property
     def features(self) -> np.ndarray:
         """Features of the pool (after the Pipeline's earlier steps)."""
         if "features" not in self._cache:
             transformed = self._transform(self.X_pool, "X_pool")
-            X = self._checked(transformed)
+            X = self._checked(transformed, "X_pool")
             if X.shape[0] != self.n_pool:
                 raise ValueError(
                     f"The pool's features have {X.shape[0]} rows for {self.n_pool} pool rows."
@@ -157,7 +163,11 @@ class _QueryContext:
         """Prompt features of the pool, shape (n_pool, d)."""
         if "pool_prompts" not in self._cache:
             if self._given_pool_prompts is not None:
-                P = check_array(self._given_pool_prompts, dtype=(np.float32, np.float64))
+                P = check_array(
+                    self._given_pool_prompts,
+                    dtype=FEATURE_DTYPES,
+                    input_name="prompt_features",
+                )
                 if P.shape[0] != self.n_pool:
                     raise ValueError(
                         f"prompt_features must have one row per pool row ({self.n_pool}); "
@@ -180,13 +190,13 @@ class _QueryContext:
                 if A.size == 0:
                     A = A.reshape(0, d)
                 else:
-                    A = check_array(A, dtype=(np.float32, np.float64))
+                    A = check_array(A, dtype=FEATURE_DTYPES, input_name="acquired_prompt_features")
             elif self.X_acquired is None or _num_samples(self.X_acquired) == 0:
                 A = np.empty((0, d), dtype=self.pool_prompts.dtype)
             else:
                 transformed = self._transform(self.X_acquired, "X_acquired")
                 A = self._prompt_block(
-                    self._checked(transformed),
+                    self._checked(transformed, "X_acquired"),
                     column_names(transformed),
                     "the acquired set",
                     "acquired_prompt_features",

@@ -7,6 +7,7 @@ from sklearn.metrics import pairwise_distances_argmin_min
 from sklearn.metrics.pairwise import euclidean_distances
 
 from skbalpm.acquisition._base import BaseQueryStrategy
+from skbalpm.acquisition._knn import distance_unit
 
 __all__ = ["CoresetQueryStrategy"]
 
@@ -53,6 +54,11 @@ class CoresetQueryStrategy(BaseQueryStrategy):
     def _select(self, context, n_instances):
         prompts_ND = context.pool_prompts
         acquired_AD = context.acquired_prompts
+        # distances of features in a safe range (exact power-of-two rescaling; ordinary
+        # features are left alone), reported in the features' own unit
+        unit = distance_unit(prompts_ND, acquired_AD)
+        if unit != 1.0:
+            prompts_ND, acquired_AD = prompts_ND / unit, acquired_AD / unit
         if len(acquired_AD):
             _, min_dist_N = pairwise_distances_argmin_min(prompts_ND, acquired_AD)
             min_dist_N = min_dist_N.astype(np.float64)
@@ -66,7 +72,7 @@ class CoresetQueryStrategy(BaseQueryStrategy):
                 i = int(self._random_state().choice(np.flatnonzero(available)))
             else:
                 i = int(np.argmax(np.where(available, min_dist_N, -np.inf)))
-            picks[b], scores[b] = i, min_dist_N[i]
+            picks[b], scores[b] = i, min_dist_N[i] * unit
             available[i] = False
             row = euclidean_distances(prompts_ND, prompts_ND[i : i + 1]).ravel()
             np.minimum(min_dist_N, row, out=min_dist_N)

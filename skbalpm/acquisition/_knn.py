@@ -26,6 +26,7 @@ __all__ = [
     "KNNRadiusCache",
     "KNNResult",
     "count_within",
+    "distance_unit",
     "knn_search",
     "knn_search_faiss",
 ]
@@ -69,10 +70,49 @@ def _within_radius(dist, radius):
     return dist <= radius * (1.0 + _RIM_RTOL)
 
 
-class _Points:
-    """Rows held once on the device: float32 copy for GEMMs, exact copy for re-checks."""
+_SAFE_MAGNITUDES = (2.0**-40, 2.0**40)
+"""Largest |feature| for which the float32 GEMMs neither overflow nor underflow."""
 
-    def __init__(self, X, device):
+
+def distance_unit(*arrays) -> float:
+    """A power of two to divide features by so that their distances compute safely.
+
+    1.0 when the largest magnitude lies in ``_SAFE_MAGNITUDES`` (every ordinary feature:
+    nothing changes), else the power of two that brings it to [1, 2). Dividing by a power
+    of two is exact, so the distances of the rescaled features are the true ones divided
+    by the unit, where the squared distances of the raw ones would overflow (features of
+    size 1e20 in float32, 1e160 in float64) or underflow (1e-160).
+
+    Parameters
+    ----------
+    *arrays : ndarray
+        Finite features (e.g. the pool's and the acquired set's), sharing one unit.
+
+    Returns
+    -------
+    unit : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> distance_unit(np.array([[3.0, -1.0]])), distance_unit(np.array([[1e30]])) == 2.0**99
+    (1.0, True)
+    """
+    largest = max((float(np.abs(a).max()) for a in arrays if np.size(a)), default=0.0)
+    if largest == 0.0 or _SAFE_MAGNITUDES[0] <= largest <= _SAFE_MAGNITUDES[1]:
+        return 1.0
+    return float(np.ldexp(1.0, np.frexp(largest)[1] - 1))
+
+
+class _Points:
+    """Rows held once on the device: float32 copy for GEMMs, exact copy for re-checks.
+
+    The rows are held divided by ``unit`` (a power of two, :func:`distance_unit`; 1.0 for
+    ordinary features), so every distance inside the engine is in that unit: radii are
+    divided by it on the way in and multiplied by it on the way out.
+    """
+
+    def __init__(self, X, device, unit=None):
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(
@@ -82,11 +122,19 @@ class _Points:
             X = X.astype(np.float64)
         if not np.isfinite(X).all():
             raise ValueError("Features contain NaN or infinity.")
+        self.unit = distance_unit(X) if unit is None else unit
+        if self.unit != 1.0:
+            X = X / self.unit
         self.device = device
         self.exact = torch.from_numpy(np.ascontiguousarray(X)).to(device)
         self.f32 = self.exact.float()
         self.sq32 = (self.f32 * self.f32).sum(dim=1)
         self.sq64 = (self.exact.double() ** 2).sum(dim=1)
+        if not torch.isfinite(self.sq32).all():
+            raise ValueError(
+                f"Features of magnitude up to {float(np.abs(X).max()):.3g} overflow the "
+                "float32 squared distances this k-NN search computes; rescale them."
+            )
         n_features = X.shape[1]
         # Worst-case error of a float32 squared distance from the GEMM form:
         # |err| <= gamma_{d+2} (|x|^2 + |y|^2 + 2|x||y|) <= 2 gamma (|x|^2 + |y|^2), plus the
@@ -199,7 +247,7 @@ def knn_search(
             for b in bad.tolist():
                 kth_sq[b], nb[b] = _recheck_row(points, int(rows[b]), k, kth_sq[b] + tol[b])
             n_rechecked += len(bad)
-            radius[r0 : r0 + len(rows)] = torch.sqrt(kth_sq).cpu().numpy()
+            radius[r0 : r0 + len(rows)] = torch.sqrt(kth_sq).cpu().numpy() * points.unit
             neighbours[r0 : r0 + len(rows)] = nb.cpu().numpy()
     return KNNResult(radius_N=radius, neighbours_NK=neighbours, n_rechecked=n_rechecked)
 
@@ -286,18 +334,25 @@ def count_within(pool_ND, radii_N, acquired_AD, *, device="cpu", chunk_size=_DEF
     [1]
     """
     device = _resolve_device(device)
-    pool = pool_ND if isinstance(pool_ND, _Points) else _Points(pool_ND, device)
-    radii = torch.as_tensor(np.asarray(radii_N, dtype=np.float64), device=pool.device)
+    if isinstance(pool_ND, _Points):
+        pool = pool_ND
+    elif isinstance(acquired_AD, _Points):
+        pool = _Points(pool_ND, device, unit=acquired_AD.unit)
+    else:  # one unit for both sets, whatever their sizes
+        pool = _Points(pool_ND, device, unit=distance_unit(pool_ND, np.asarray(acquired_AD)))
+    radii = torch.as_tensor(np.asarray(radii_N, dtype=np.float64) / pool.unit, device=pool.device)
     if radii.shape != (len(pool),):
         raise ValueError(f"radii must have shape ({len(pool)},); got {tuple(radii.shape)}.")
     counts = torch.zeros(len(pool), dtype=torch.int64, device=pool.device)
     if isinstance(acquired_AD, _Points):
         acquired = acquired_AD
+        if acquired.unit != pool.unit:
+            raise ValueError("The pool and the acquired points are held in different units.")
     else:
         acquired_AD = np.asarray(acquired_AD)
         if acquired_AD.size == 0:
             return counts.cpu().numpy()
-        acquired = _Points(acquired_AD, pool.device)
+        acquired = _Points(acquired_AD, pool.device, unit=pool.unit)
     if acquired.exact.shape[1] != pool.exact.shape[1]:
         raise ValueError(
             f"Acquired features have {acquired.exact.shape[1]} columns, the pool "
@@ -340,7 +395,8 @@ class BallUpdater:
 
     def __init__(self, points, radii_N):
         self.points = points
-        self.radii = torch.as_tensor(np.asarray(radii_N, dtype=np.float64), device=points.device)
+        radii_N = np.asarray(radii_N, dtype=np.float64) / points.unit
+        self.radii = torch.as_tensor(radii_N, device=points.device)
         self.r2_32 = (self.radii * self.radii).float()
         self.tol_32 = (points.tol_factor * points.sq64).float()
 
