@@ -485,6 +485,9 @@ def plot_curves(curves, out):
     import matplotlib.pyplot as plt
 
     datasets = list(dict.fromkeys(curves["dataset"]))
+    # one colour per candidate on every panel (not every panel shows every candidate)
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = {candidate: palette[i] for i, candidate in enumerate(CANDIDATES)}
     n_cols = 4
     n_rows = int(np.ceil(len(datasets) / n_cols))
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.2 * n_cols, 3.4 * n_rows), squeeze=False)
@@ -493,17 +496,21 @@ def plot_curves(curves, out):
         for candidate, group in shown.groupby("candidate", sort=False):
             by_n = group.groupby("n_labels")["test_log_likelihood"]
             mean, sd = by_n.mean(), by_n.std()
-            (line,) = ax.plot(mean.index, mean.to_numpy(), label=candidate, lw=1.4)
-            ax.fill_between(
-                mean.index, mean - sd, mean + sd, color=line.get_color(), alpha=0.12, lw=0
-            )
+            colour = colours[candidate]
+            ax.plot(mean.index, mean.to_numpy(), label=candidate, lw=1.4, color=colour)
+            ax.fill_between(mean.index, mean - sd, mean + sd, color=colour, alpha=0.12, lw=0)
         ax.axhline(CHANCE, color="k", lw=0.8, ls=":")
         ax.set_title(dataset, fontsize=10)
         ax.set_xlabel("labels (random order)")
         ax.set_ylabel("test log-likelihood")
     for ax in list(axes.flat)[len(datasets) :]:
         ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+    handles = [
+        plt.Line2D([], [], color=colours[c], lw=1.4)
+        for c in CANDIDATES
+        if c in set(curves["candidate"])
+    ]
+    labels = [c for c in CANDIDATES if c in set(curves["candidate"])]
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     for suffix in ("png", "svg"):
