@@ -472,11 +472,11 @@ def write_learner_study(docs, out):
         f"   {study['command']}",
         "",
         "Targets of the default learner on the reported data sets",
-        "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~",
+        "----------------------------------------------------------",
         "",
         *_learner_targets(_rows(folder / "targets.csv")),
         "Learning curves on the reported data sets",
-        "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~",
+        "------------------------------------------",
         "",
         "Mean test log-likelihood over seeds at 50 ... 1,000 labels and with every training "
         "label; falling rounds: the share of (seed, +50 labels) steps from 50 to 550 labels "
@@ -492,11 +492,11 @@ def write_learner_study(docs, out):
         "the dotted line is chance, log(1/2).",
         "",
         "Learning curves on the tuning data sets (the defaults were chosen here)",
-        "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~",
+        "------------------------------------------------------------------------",
         "",
         *_learner_curves(statistics, "tuning"),
         "BALD from 5 members against 20 members on the same labels",
-        "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~",
+        "-----------------------------------------------------------",
         "",
         'Spearman correlation and top-50 overlap of the pool\'s BALD scores; "20 vs 20" '
         "compares two 20-member fits with different seeds, the agreement one can expect at "
