@@ -265,3 +265,27 @@ def test_citations_of_the_design_page_name_its_sections():
     assert n_citations >= 8  # the code does cite it
     index = (DOCS / "index.rst").read_text(encoding="utf-8")
     assert re.search(r"\.\. toctree::(\n(   .*)?)*\n   design\n", index)
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (
+            {
+                "classifier": "PreferenceEnsembleClassifier()",
+                "classifier_params": {"method": "laplace"},
+            },
+            "method ``'laplace'``",
+        ),
+        ({"classifier": "PreferenceEnsembleClassifier()"}, "predate the Laplace default"),
+        (
+            {"classifier": "PreferenceEnsembleClassifier(method='deep-ensemble')"},
+            "``PreferenceEnsembleClassifier(method='deep-ensemble')``.",
+        ),
+        ({"classifier": "LogisticRegression()"}, "``LogisticRegression()``."),
+    ],
+)
+def test_learner_line_says_which_classifier_made_the_results(config, expected):
+    line = _load_docs_extension()._learner(config)
+    assert expected in line
+    assert ("predate" in line) == (expected == "predate the Laplace default")
