@@ -129,10 +129,15 @@ class _PrimalSolver:
             self.coef = _backtrack(self._objective(prior), self.coef, step, decrement)
         return decrement
 
-    def state(self, alphas):
-        """MacKay's gamma_g, ||w_g||^2 of each block and the log evidence, at the weights."""
+    def state(self, alphas, chol=None):
+        """MacKay's gamma_g, ||w_g||^2 of each block and the log evidence, at the weights.
+
+        ``chol``: the Hessian's Cholesky factor at these weights and precisions, when the
+        caller has it already.
+        """
         prior = _block_prior(alphas, self.block_sizes)
-        _, chol = self._hessian_chol(prior)
+        if chol is None:
+            _, chol = self._hessian_chol(prior)
         cov_diag = torch.cholesky_inverse(chol).diagonal()
         gammas = torch.stack(
             [
@@ -329,9 +334,8 @@ def fit_laplace(
     gammas, sq_norms, log_evidence = solver.state(alphas) if tune else (None, None, None)
     while not converged and n_iter < max_iter:
         live = alphas < ALPHA_BOUNDS[1]  # at the bound a block is off: its gradient is moot
-        gradient = (gammas - alphas * sq_norms).abs().masked_fill(~live, 0.0)
-        nearly = float(gradient.max()) < FLAT_RIDGE_FACTOR * tol
-        if float(gradient.max()) < tol or (nearly and n_flat >= 3):
+        gradient = float((gammas - alphas * sq_norms).abs().masked_fill(~live, 0.0).max())
+        if gradient < tol or (gradient < FLAT_RIDGE_FACTOR * tol and n_flat >= 3):
             converged = True
             break
         proposal = search.propose(alphas, gammas, sq_norms)
@@ -355,8 +359,8 @@ def _posterior_at(D, target, block_sizes, coef, alphas, n_iter, converged):
     solver = _PrimalSolver(D, target, block_sizes)
     solver.coef = coef
     solver.newton(alphas, max_steps=100)
-    gammas, _, log_evidence = solver.state(alphas)
     _, chol = solver._hessian_chol(_block_prior(alphas, block_sizes))
+    gammas, _, log_evidence = solver.state(alphas, chol)
     return LaplacePosterior(solver.coef, chol, alphas, gammas, log_evidence, n_iter, converged)
 
 
