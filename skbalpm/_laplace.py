@@ -243,12 +243,16 @@ class _PrecisionSearch:
 
     A step that keeps its direction grows (doubling, up to 8 times the fixed-point step,
     as in Rprop): the plain fixed point crawls along ridges between similar blocks and
-    towards the switch-off of a block the data do not support. An enlarged step that
-    lowers the evidence is refused by the caller, and the steps start again at the plain
-    fixed point.
+    towards the switch-off of a block the data do not support. A step that reverses
+    direction halves (down to 1/64 of the fixed-point step, as Rprop shrinks): with one
+    Newton step per update the weights lag the precisions, and a block can otherwise
+    swing between two precisions a decade apart for ever. An enlarged step that lowers
+    the evidence is refused by the caller, and the steps start again at the plain fixed
+    point.
     """
 
     MAX_GAIN = 8.0
+    MIN_GAIN = 1.0 / 64.0
 
     def __init__(self, n_blocks, dtype, device):
         self.gain = torch.ones(n_blocks, dtype=dtype, device=device)
@@ -261,10 +265,10 @@ class _PrecisionSearch:
     def propose(self, alphas, gammas, sq_norms):
         low, high = ALPHA_BOUNDS
         move = torch.log(gammas.clamp_min(1e-12) / sq_norms.clamp_min(1e-30)) - alphas.log()
-        same_way = torch.sign(move) == torch.sign(self.last)
-        self.gain = torch.where(
-            same_way, (2 * self.gain).clamp(max=self.MAX_GAIN), torch.ones_like(move)
-        )
+        turn = torch.sign(move) * torch.sign(self.last)
+        grown = (2 * self.gain).clamp(max=self.MAX_GAIN)
+        shrunk = (0.5 * self.gain.clamp(max=1.0)).clamp(min=self.MIN_GAIN)
+        self.gain = torch.where(turn > 0, grown, torch.where(turn < 0, shrunk, self.gain))
         self.last = move
         return (alphas.log() + self.gain * move).clamp(math.log(low), math.log(high)).exp()
 
