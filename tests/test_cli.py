@@ -75,6 +75,19 @@ def test_synthetic_task_scores_on_its_own_uniform_test_pairs(tmp_path, capsys):
     ]
 
 
+@pytest.mark.parametrize(("text", "expected"), [("auto", "auto"), ("1", 1), ("20", 20)])
+def test_n_members_takes_auto_or_a_positive_count(text, expected):
+    args = build_parser().parse_args(["benchmark", "--n-members", text])
+    assert args.n_members == expected
+
+
+@pytest.mark.parametrize("text", ["0", "-2", "1.5", "many"])
+def test_n_members_refuses_other_values(text, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["benchmark", "--n-members", text])
+    assert "positive integer or 'auto'" in capsys.readouterr().err
+
+
 def test_negative_synthetic_test_pairs_is_refused(capsys):
     assert main(["benchmark", "--synthetic-test-pairs", "-1", "--quiet"]) == 2
     assert "--synthetic-test-pairs must be >= 0" in capsys.readouterr().err

@@ -290,6 +290,19 @@ def test_reaches_bayes_accuracy_on_a_linear_reward(method):
 # --------------------------------------------------------------- sklearn machinery
 
 
+@pytest.mark.parametrize(("method", "expected"), [("laplace", 50), ("deep-ensemble", 5)])
+def test_auto_n_members_depends_on_the_method(method, expected):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 6)), np.arange(40) % 2
+    clf = PreferenceEnsembleClassifier(
+        method=method, feature_layout="a|b", max_epochs=2, random_state=0
+    ).fit(X, y)
+    assert clf.n_members == "auto" and clf.n_members_ == expected
+    assert clf.predict_member_proba(X).shape == (expected, 40)
+    clf.set_params(n_members=3).fit(X, y)
+    assert clf.n_members_ == 3 and clf.predict_member_proba(X).shape == (3, 40)
+
+
 def test_get_set_params_and_clone():
     clf = PreferenceEnsembleClassifier(n_members=7, feature_layout="a|b")
     assert clf.get_params()["n_members"] == 7

@@ -69,6 +69,19 @@ def _assignments(text: str, keys, option: str) -> dict:
     return out
 
 
+def _n_members(text: str):
+    """``--n-members``: a positive integer or "auto"."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}.")
+    return value
+
+
 def parse_columns(text: str) -> dict:
     """Parse ``--columns``: which columns of a generic table hold what.
 
@@ -252,9 +265,10 @@ def add_benchmark_arguments(parser):
     )
     model.add_argument(
         "--n-members",
-        type=int,
-        default=5,
-        help="ensemble members: posterior draws or adapters (default: 5).",
+        type=_n_members,
+        default="auto",
+        help="ensemble members: posterior draws or adapters; 'auto' is 50 draws for "
+        "laplace, 5 adapters for deep-ensemble (default: auto).",
     )
     model.add_argument(
         "--max-epochs",
