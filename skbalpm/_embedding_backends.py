@@ -86,6 +86,8 @@ def resolve_model_path(model) -> Path:
             f"model must be 'default', a local folder or a cached hub id; got "
             f"{type(model).__name__}."
         )
+    if not str(model).strip():  # Path("") is the working directory: never what was meant
+        raise ValueError("model must be 'default', a local folder or a cached hub id; got ''.")
     path = Path(model).expanduser()
     if path.is_dir():
         return path.resolve()
@@ -346,11 +348,19 @@ def resolve_device(device: str) -> str:
     >>> resolve_device("cpu")
     'cpu'
     """
+    import torch
+
     if not isinstance(device, str):
         raise ValueError(f"device must be 'auto' or a torch device string, got {device!r}.")
     if device != "auto":
+        try:
+            torch.device(device)
+        except RuntimeError:  # torch's message lists every device type
+            raise ValueError(
+                f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<n>' (a torch device); got "
+                f"{device!r}."
+            ) from None
         return device
-    import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 

@@ -312,6 +312,11 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
             raise ValueError(f"batch_size must be a positive int, got {self.batch_size!r}.")
         backends.resolve_dtype(self.dtype, "causal-lm", "cpu")  # raises on a bad name
         backends.resolve_device(self.device)
+        for name in ("normalize", "trust_remote_code"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
+        if not isinstance(self.verbose, (int, np.integer)) or self.verbose < 0:
+            raise ValueError(f"verbose must be an int >= 0, got {self.verbose!r}.")
         if self.cache_dir is not None and not isinstance(self.cache_dir, (str, Path)):
             raise ValueError(
                 f"cache_dir must be 'auto', a folder or None, got {type(self.cache_dir).__name__}."

@@ -513,6 +513,12 @@ def test_fit_loads_no_model_and_unfitted_transform_fails(monkeypatch):
         ({"backend": "onnx"}, "backend"),
         ({"dtype": "int8"}, "dtype"),
         ({"cache_dir": 3}, "cache_dir"),
+        ({"device": "tpu"}, "device"),
+        ({"normalize": "yes"}, "normalize"),
+        ({"trust_remote_code": "no"}, "trust_remote_code"),
+        ({"verbose": -1}, "verbose"),
+        ({"verbose": 0.5}, "verbose"),
+        ({"model": ""}, "model"),
     ],
 )
 def test_bad_parameters_raise_value_error(params, match):
