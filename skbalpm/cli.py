@@ -6,7 +6,7 @@ import argparse
 
 from skbalpm._cache_cli import add_cache_arguments, run_cache_command
 from skbalpm.benchmark._cli import add_benchmark_arguments, run_benchmark_command
-from skbalpm.labeling import _cli_select, _cli_tools
+from skbalpm.labeling import _cli_model, _cli_select, _cli_tools
 
 _LABELING_COMMANDS = {
     "select": (
@@ -28,6 +28,23 @@ _LABELING_COMMANDS = {
         "pending; an answer imported before is not added twice.",
         _cli_tools.add_import_arguments,
         _cli_tools.run_import_command,
+    ),
+    "fit": (
+        "train the final reward ensemble on every label and save it",
+        "Fit the reward ensemble on every label of the labeled file (ties and skips left "
+        "out) and save it with joblib, with the identity of the embedder whose features "
+        "it reads.",
+        _cli_model.add_fit_arguments,
+        _cli_model.run_fit_command,
+    ),
+    "score": (
+        "score pairs with a saved reward model",
+        "Write P(response_a preferred) and each response's reward for the pairs of a file, "
+        "with a model saved by skbalpm fit; refuses an embedder that does not give the "
+        "features the model was fitted on. With labelled pairs, prints the log-likelihood "
+        "and accuracy.",
+        _cli_model.add_score_arguments,
+        _cli_model.run_score_command,
     ),
 }
 

@@ -4,7 +4,8 @@
 :func:`select_batch` round on features), never a pair already judged or still out with
 the labelers (:class:`SelectionState`), and says what the labels so far teach
 (:func:`grouped_cv_report`). ``skbalpm import`` takes the answers back into the labeled
-file (ties and skips counted apart).
+file (ties and skips counted apart); ``skbalpm fit`` and ``skbalpm score`` train the final
+reward model on every label (:class:`RewardModel`) and score new pairs with it.
 
 Files: the pool is any preference file ``skbalpm benchmark`` reads, or a table of
 ``prompt``, ``response_a``, ``response_b`` with no labels; the labeled file and the
@@ -18,6 +19,7 @@ from skbalpm.labeling._import import (
     replay_pool_labels,
 )
 from skbalpm.labeling._labels import JUDGMENTS, judgment_record, read_labels
+from skbalpm.labeling._model import RewardModel, embedder_identity
 from skbalpm.labeling._pairs import pair_id, read_pool, write_jsonl
 from skbalpm.labeling._report import grouped_cv_report
 from skbalpm.labeling._round import select_next_batch
@@ -29,7 +31,9 @@ __all__ = [
     "INITIAL_STRATEGIES",
     "JUDGMENTS",
     "STATE_FILENAME",
+    "RewardModel",
     "SelectionState",
+    "embedder_identity",
     "grouped_cv_report",
     "import_annotations",
     "judgment_record",
