@@ -21,10 +21,19 @@ _LABELING_COMMANDS = {
         _cli_select.add_select_arguments,
         _cli_select.run_select_command,
     ),
+    "export": (
+        "a batch as Label Studio tasks or Argilla records",
+        "Write a batch of skbalpm select as Label Studio tasks for a pairwise comparison "
+        "(with the labeling interface beside them) or as Argilla records (with the "
+        "dataset settings beside them).",
+        _cli_tools.add_export_arguments,
+        _cli_tools.run_export_command,
+    ),
     "import": (
-        "answers into the labeled file",
-        "Add the answers of a batch labeled by hand, or the pool's own labels (--from pool), "
-        "to the labeled file. Labels, ties and skips are counted apart; pairs with no answer stay "
+        "answers from Label Studio, Argilla or by hand into the labeled file",
+        "Add the answers of a labeling tool's export (Label Studio JSON, Argilla records), "
+        "of a batch labeled by hand, or the pool's own labels (--from pool) to the labeled "
+        "file. Labels, ties and skips are counted apart; pairs with no answer stay "
         "pending; an answer imported before is not added twice.",
         _cli_tools.add_import_arguments,
         _cli_tools.run_import_command,

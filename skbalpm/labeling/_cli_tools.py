@@ -1,12 +1,103 @@
-"""``skbalpm import``: the labelers' answers back into the labeled file."""
+"""``skbalpm export`` and ``skbalpm import``: batches to labeling tools, answers back."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 from skbalpm.labeling._cli_options import add_pairs_arguments, fail, read_pairs
 
 # ---------------------------------------------------------------------------------------
 # skbalpm export / import
 # ---------------------------------------------------------------------------------------
+
+EXPORT_TARGETS = ("label-studio", "argilla")
+
+
+def add_export_arguments(parser):
+    """Add the ``export`` options to an argparse parser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The ``export`` command's parser.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The same parser.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = add_export_arguments(argparse.ArgumentParser())
+    >>> parser.parse_args(["b.jsonl", "--to", "argilla", "--out", "r.json"]).to
+    'argilla'
+    """
+    parser.add_argument("batch", metavar="BATCH", help="a batch file of skbalpm select.")
+    parser.add_argument(
+        "--to",
+        required=True,
+        choices=EXPORT_TARGETS,
+        help="label-studio: tasks for a pairwise comparison, and its labeling interface "
+        "beside them (.label_config.xml); argilla: records, and the dataset settings beside "
+        "them (.settings.json).",
+    )
+    parser.add_argument("--out", required=True, metavar="FILE", help="the file to write (JSON).")
+    return parser
+
+
+def _sidecar(out, suffix):
+    out = Path(out)
+    return out.with_name(out.name.split(".")[0] + suffix)
+
+
+def run_export_command(args):
+    """Run ``skbalpm export`` with parsed arguments; return the exit status.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        From :func:`add_export_arguments`' parser.
+
+    Returns
+    -------
+    status : int
+        0, or 2 when the batch cannot be read.
+
+    Examples
+    --------
+    >>> import argparse, tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> parser = add_export_arguments(argparse.ArgumentParser())
+    >>> run_export_command(parser.parse_args([str(folder / "none.jsonl"), "--to", "argilla",
+    ...                                       "--out", str(folder / "r.json")]))
+    2
+    """
+    from skbalpm.labeling._argilla import ARGILLA_SETTINGS, argilla_records
+    from skbalpm.labeling._import import checked_triple, read_annotation_file
+    from skbalpm.labeling._label_studio import LABEL_STUDIO_CONFIG, label_studio_tasks
+    from skbalpm.labeling._pairs import write_text
+
+    try:
+        records = read_annotation_file(args.batch)
+        for position, record in records:
+            checked_triple(record, position, "the record")
+    except (ValueError, OSError) as exc:
+        return fail("export", exc)
+    batch = [record for _, record in records]
+    if args.to == "label-studio":
+        payload, sidecar = label_studio_tasks(batch), _sidecar(args.out, ".label_config.xml")
+        write_text(sidecar, LABEL_STUDIO_CONFIG)
+        what = ("tasks", "the labeling interface")
+    else:
+        payload, sidecar = argilla_records(batch), _sidecar(args.out, ".settings.json")
+        write_text(sidecar, json.dumps(ARGILLA_SETTINGS, indent=1) + "\n")
+        what = ("records", "the dataset settings")
+    write_text(args.out, json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
+    print(f"{args.out}: {len(batch)} {args.to} {what[0]}")
+    print(f"{sidecar}: {what[1]}")
+    return 0
 
 
 def add_import_arguments(parser):
@@ -32,7 +123,7 @@ def add_import_arguments(parser):
     parser.add_argument(
         "annotations",
         metavar="FILE",
-        help="a batch file whose "
+        help="Label Studio's JSON export, exported Argilla records, a batch file whose "
         "label fields were filled in by hand (0, 1, tie, skip; null: no answer yet), or with "
         "--from pool a batch file to answer from the pool's own labels.",
     )
@@ -42,8 +133,8 @@ def add_import_arguments(parser):
     parser.add_argument(
         "--from",
         default="auto",
-        choices=("auto", "skbalpm", "pool"),
-        help="who answered: auto (read the file), skbalpm (a batch "
+        choices=("auto", "label-studio", "argilla", "skbalpm", "pool"),
+        help="who answered: auto (read the file), label-studio, argilla, skbalpm (a batch "
         "labeled by hand) or pool (replay the labels the --pool file holds: a dry run of "
         "the loop on labelled data; default: auto).",
     )

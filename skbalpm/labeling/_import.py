@@ -1,5 +1,5 @@
-"""Answers back into the labeled file: from a batch labeled by hand, or the pool's own
-labels (a replay of known labels, to try the loop on labelled data).
+"""Answers back into the labeled file: from Label Studio, Argilla, a batch labeled by hand,
+or the pool's own labels (a replay of known labels, to try the loop on labelled data).
 
 Every answer is checked against the pair it claims (its ``pair_id`` must be the id of its
 texts), and becomes a judgment in the labeled file: a label, a tie or a skip, counted
@@ -15,9 +15,9 @@ from skbalpm._raw import RAW_COLUMNS
 from skbalpm.labeling._labels import append_judgments, count_judgments, judgment_record
 from skbalpm.labeling._pairs import pair_id
 
-ANNOTATION_FORMATS = ("auto", "skbalpm")
-"""Files :func:`import_annotations` reads: a batch file of ``skbalpm select`` whose
-``label`` fields were filled in."""
+ANNOTATION_FORMATS = ("auto", "label-studio", "argilla", "skbalpm")
+"""Files :func:`import_annotations` reads: Label Studio's JSON export, exported Argilla
+records, or a batch file of ``skbalpm select`` whose ``label`` fields were filled in."""
 
 
 def checked_triple(data, position, what):
@@ -108,7 +108,7 @@ def detect_annotation_format(records, path):
 
     Returns
     -------
-    format : {"skbalpm"}
+    format : {"label-studio", "argilla", "skbalpm"}
 
     Raises
     ------
@@ -117,18 +117,22 @@ def detect_annotation_format(records, path):
 
     Examples
     --------
-    >>> detect_annotation_format([("x", {"pair_id": "0", "label": None})], "x")
-    'skbalpm'
+    >>> detect_annotation_format([("x", {"data": {}, "annotations": []})], "x")
+    'label-studio'
     """
     if not records:
         raise ValueError(f"{path}: holds no records.")
     first = records[0][1]
     if isinstance(first, dict):
+        if "data" in first and ("annotations" in first or "id" in first):
+            return "label-studio"
+        if "id" in first and ("fields" in first or "_server_id" in first):
+            return "argilla"  # Argilla's nested or flat form
         if "pair_id" in first and "label" in first:
             return "skbalpm"
     raise ValueError(
-        f"{path}: cannot tell which tool wrote it (expected a batch file with its 'label' "
-        "fields filled in); "
+        f"{path}: cannot tell which tool wrote it (expected Label Studio's JSON export, "
+        "exported Argilla records, or a batch file with its 'label' fields filled in); "
         "pass the format."
     )
 
@@ -162,11 +166,12 @@ def import_annotations(path, labeled_path, *, format="auto"):
     Parameters
     ----------
     path : str or Path
-        A batch file of ``skbalpm select`` with its ``label`` fields filled in
+        Label Studio's JSON export, exported Argilla records (JSON list or JSON Lines),
+        or a batch file of ``skbalpm select`` with its ``label`` fields filled in
         (0, 1, ``"tie"`` or ``"skip"``; null for no answer yet).
     labeled_path : str or Path
         The labeled file (created when missing); rewritten atomically.
-    format : {"auto", "skbalpm"}, default="auto"
+    format : {"auto", "label-studio", "argilla", "skbalpm"}, default="auto"
         Which tool wrote ``path``; ``"auto"`` reads the first record.
 
     Returns
@@ -195,12 +200,19 @@ def import_annotations(path, labeled_path, *, format="auto"):
     >>> result.format, result.counts
     ('skbalpm', {'labels': 0, 'ties': 1, 'skips': 0})
     """
+    from skbalpm.labeling._argilla import read_argilla_export
+    from skbalpm.labeling._label_studio import read_label_studio_export
+
     if format not in ANNOTATION_FORMATS:
         raise ValueError(f"format must be one of {ANNOTATION_FORMATS}, got {format!r}.")
     records = read_annotation_file(path)
     if format == "auto":
         format = detect_annotation_format(records, path)
-    readers = {"skbalpm": _read_hand_labels}
+    readers = {
+        "label-studio": read_label_studio_export,
+        "argilla": read_argilla_export,
+        "skbalpm": _read_hand_labels,
+    }
     found = readers[format](records)
     return _merge(found, labeled_path, format)
 
