@@ -102,7 +102,9 @@ def test_a_released_batch_goes_back_to_the_pool(desk, capsys):
     folder, common = desk
     _select(common, folder / "b1.jsonl", "--n", "36")
     assert _select(common, folder / "b2.jsonl", "--release", str(folder / "b1.jsonl")) == 0
-    assert "released 1 batch(es)" in capsys.readouterr().out
+    assert "released the batch" in capsys.readouterr().out
+    assert _select(common, folder / "b2.jsonl", "--release", str(folder / "b9.jsonl")) == 2
+    assert "lists no batch sent as" in capsys.readouterr().err
     assert _select(common, folder / "b2.jsonl", "--n", "40") == 0
     assert "pending 0; 40 left" in capsys.readouterr().out
     assert len(_ids(folder / "b2.jsonl")) == 40
@@ -181,3 +183,22 @@ def test_replaying_the_pools_labels(tmp_path, fake_embedding_model, capsys):
     assert [expected[json.dumps(p)] for p in labels.X[:, 0]] == labels.label.tolist()
     assert main(["import", str(tmp_path / "b.jsonl"), "--from", "pool", "--labeled", "x"]) == 2
     assert "--from pool needs --pool" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["select", "--pool", "{d}/none.jsonl", "--labeled", "{d}/l.jsonl", "--out", "{d}/b"],
+         "Preference file not found"),
+        (["export", "{d}/none.jsonl", "--to", "argilla", "--out", "{d}/r.json"], "none.jsonl"),
+        (["import", "{d}/none.json", "--labeled", "{d}/l.jsonl"], "none.json"),
+        (["fit", "--labeled", "{d}/none.jsonl", "--out", "{d}/m"], "needs labels of both kinds"),
+        (["score", "--model", "{d}/none", "--pairs", "{d}/p", "--out", "{d}/s"], "none"),
+    ],
+)  # fmt: skip
+def test_missing_files_are_one_line_errors(tmp_path, capsys, argv, message):
+    assert main([arg.format(d=tmp_path) for arg in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"skbalpm {argv[0]}: error:") and message in err
+    assert err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written

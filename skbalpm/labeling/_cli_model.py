@@ -22,25 +22,7 @@ from skbalpm.labeling._cli_options import (
 
 
 def add_fit_arguments(parser):
-    """Add the ``fit`` options to an argparse parser.
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-        The ``fit`` command's parser.
-
-    Returns
-    -------
-    parser : argparse.ArgumentParser
-        The same parser.
-
-    Examples
-    --------
-    >>> import argparse
-    >>> parser = add_fit_arguments(argparse.ArgumentParser())
-    >>> parser.parse_args(["--labeled", "l.jsonl", "--out", "m.joblib"]).method
-    'laplace'
-    """
+    """Add the ``fit`` options to an argparse parser; return it."""
     parser.add_argument(
         "--labeled", required=True, metavar="FILE", help="the labeled file (every label is used)."
     )
@@ -61,26 +43,8 @@ def add_fit_arguments(parser):
 
 
 def run_fit_command(args):
-    """Run ``skbalpm fit`` with parsed arguments; return the exit status.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        From :func:`add_fit_arguments`' parser.
-
-    Returns
-    -------
-    status : int
-        0, or 2 when an option or the labeled file is wrong.
-
-    Examples
-    --------
-    >>> import argparse, tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> parser = add_fit_arguments(argparse.ArgumentParser())
-    >>> run_fit_command(parser.parse_args(["--labeled", str(folder / "none.jsonl"),
-    ...                                    "--out", str(folder / "m.joblib")]))
-    2
+    """Run ``skbalpm fit`` with parsed arguments; return the exit status (2: a bad option or
+    labeled file).
     """
     from skbalpm.benchmark._experiment import _derived_seed
     from skbalpm.labeling._labels import count_judgments, read_labels, trainable
@@ -138,25 +102,7 @@ def _fit_report(model, labels, train, y, args):
 
 
 def add_score_arguments(parser):
-    """Add the ``score`` options to an argparse parser.
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-        The ``score`` command's parser.
-
-    Returns
-    -------
-    parser : argparse.ArgumentParser
-        The same parser.
-
-    Examples
-    --------
-    >>> import argparse
-    >>> parser = add_score_arguments(argparse.ArgumentParser())
-    >>> parser.parse_args(["--model", "m.joblib", "--pairs", "p.jsonl", "--out", "s.jsonl"]).model
-    'm.joblib'
-    """
+    """Add the ``score`` options to an argparse parser; return it."""
     parser.add_argument(
         "--model", required=True, metavar="FILE", help="a model file of skbalpm fit."
     )
@@ -181,26 +127,8 @@ def add_score_arguments(parser):
 
 
 def run_score_command(args):
-    """Run ``skbalpm score`` with parsed arguments; return the exit status.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        From :func:`add_score_arguments`' parser.
-
-    Returns
-    -------
-    status : int
-        0, or 2 when a file is wrong or the embedder is not the model's.
-
-    Examples
-    --------
-    >>> import argparse, tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> parser = add_score_arguments(argparse.ArgumentParser())
-    >>> run_score_command(parser.parse_args(["--model", str(folder / "none.joblib"),
-    ...     "--pairs", str(folder / "p.jsonl"), "--out", str(folder / "s.jsonl")]))
-    2
+    """Run ``skbalpm score`` with parsed arguments; return the exit status (2: a bad file, or
+    an embedder that is not the model's).
     """
     from skbalpm.benchmark._metrics import preference_accuracy, preference_log_likelihood
     from skbalpm.labeling._model import RewardModel

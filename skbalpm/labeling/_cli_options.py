@@ -12,6 +12,7 @@ from skbalpm.benchmark._cli import DATA_FORMATS, parse_columns, parse_label_map
 
 
 def add_pairs_arguments(group, option, what, required=True):
+    """Add ``option`` (files of pairs) and the options that say how to read them."""
     group.add_argument(
         option,
         nargs="+",
@@ -44,6 +45,7 @@ def add_pairs_arguments(group, option, what, required=True):
 
 
 def add_embedder_arguments(group):
+    """Add the embedding model's options (as ``skbalpm benchmark`` names them)."""
     group.add_argument(
         "--embedder-model",
         default="default",
@@ -71,6 +73,7 @@ def add_embedder_arguments(group):
 
 
 def add_model_arguments(group):
+    """Add the embedder's and the reward ensemble's options, the seed and the CV folds."""
     add_embedder_arguments(group)
     group.add_argument(
         "--method",
@@ -107,6 +110,7 @@ def add_model_arguments(group):
 
 
 def add_quiet_argument(parser):
+    """Add ``--quiet``."""
     parser.add_argument(
         "--quiet",
         action="store_true",
@@ -116,6 +120,7 @@ def add_quiet_argument(parser):
 
 
 def make_embedder(args):
+    """The embedder the options describe."""
     from skbalpm.embedding import PreferencePairEmbedder
 
     return PreferencePairEmbedder(
@@ -128,6 +133,7 @@ def make_embedder(args):
 
 
 def make_classifier(args, random_state=None):
+    """The reward ensemble the options describe (layout ``"a|b|prompt"``)."""
     from skbalpm.ensemble import PreferenceEnsembleClassifier
 
     params = {
@@ -155,17 +161,20 @@ def check_model_options(args):
 
 
 def fail(command, exc):
+    """Report ``exc`` as one line on stderr; the exit status 2."""
     print(f"skbalpm {command}: error: {exc}", file=sys.stderr)
     return 2
 
 
 def read_pairs(paths, args):
+    """The pairs of ``paths``, read as the format options say."""
     from skbalpm.labeling._pairs import read_pool
 
     return read_pool(paths, args.format, columns=args.columns, label_map=args.label_map)
 
 
 def quietly(args):
+    """Quiet model loading (bars and logs) under ``--quiet``."""
     from skbalpm._embedding_backends import quiet_model_loading
 
     return quiet_model_loading(enabled=args.quiet, logs=True)

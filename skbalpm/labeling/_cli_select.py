@@ -23,26 +23,7 @@ from skbalpm.labeling._select import INITIAL_STRATEGIES
 
 
 def add_select_arguments(parser):
-    """Add the ``select`` options to an argparse parser.
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-        The ``select`` command's parser.
-
-    Returns
-    -------
-    parser : argparse.ArgumentParser
-        The same parser.
-
-    Examples
-    --------
-    >>> import argparse
-    >>> parser = add_select_arguments(argparse.ArgumentParser())
-    >>> args = parser.parse_args(["--pool", "p.jsonl", "--labeled", "l.jsonl", "--out", "b.jsonl"])
-    >>> args.n, args.strategy, args.initial_strategy
-    (320, 'balpm', 'coreset')
-    """
+    """Add the ``select`` options to an argparse parser; return it."""
     files = parser.add_argument_group("files")
     add_pairs_arguments(files, "--pool", "the pairs to pick from")
     files.add_argument(
@@ -119,27 +100,8 @@ def _state_path(args):
 
 
 def run_select_command(args):
-    """Run ``skbalpm select`` with parsed arguments; return the exit status.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        From :func:`add_select_arguments`' parser.
-
-    Returns
-    -------
-    status : int
-        0, or 2 when an option or a file is wrong (one line on stderr).
-
-    Examples
-    --------
-    >>> import argparse, tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> parser = add_select_arguments(argparse.ArgumentParser())
-    >>> args = parser.parse_args(["--pool", str(folder / "none.jsonl"), "--labeled",
-    ...                           str(folder / "l.jsonl"), "--out", str(folder / "b.jsonl")])
-    >>> run_select_command(args)  # the pool file is missing
-    2
+    """Run ``skbalpm select`` with parsed arguments; return the exit status (2: a bad option or
+    file, one line on stderr).
     """
     from skbalpm.labeling._labels import read_labels
     from skbalpm.labeling._round import format_round_summary, select_next_batch
@@ -149,9 +111,10 @@ def run_select_command(args):
         _check_select(args)
         if args.release:
             state = SelectionState.load(_state_path(args))
-            released = state.release(args.release)
-            print(f"released {released} batch(es) sent as {args.release}; state {state.path}")
-            return 0 if released else 2
+            if not state.release(args.release):
+                raise ValueError(f"{state.path} lists no batch sent as {args.release}.")
+            print(f"released the batch {args.release}: its pairs not yet back are in the pool")
+            return 0
         pool = read_pairs(args.pool, args)
         labels = read_labels(args.labeled)
     except (ValueError, OSError) as exc:  # MalformedRecordError is a ValueError

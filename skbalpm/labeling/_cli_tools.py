@@ -15,25 +15,7 @@ EXPORT_TARGETS = ("label-studio", "argilla")
 
 
 def add_export_arguments(parser):
-    """Add the ``export`` options to an argparse parser.
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-        The ``export`` command's parser.
-
-    Returns
-    -------
-    parser : argparse.ArgumentParser
-        The same parser.
-
-    Examples
-    --------
-    >>> import argparse
-    >>> parser = add_export_arguments(argparse.ArgumentParser())
-    >>> parser.parse_args(["b.jsonl", "--to", "argilla", "--out", "r.json"]).to
-    'argilla'
-    """
+    """Add the ``export`` options to an argparse parser; return it."""
     parser.add_argument("batch", metavar="BATCH", help="a batch file of skbalpm select.")
     parser.add_argument(
         "--to",
@@ -53,26 +35,8 @@ def _sidecar(out, suffix):
 
 
 def run_export_command(args):
-    """Run ``skbalpm export`` with parsed arguments; return the exit status.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        From :func:`add_export_arguments`' parser.
-
-    Returns
-    -------
-    status : int
-        0, or 2 when the batch cannot be read.
-
-    Examples
-    --------
-    >>> import argparse, tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> parser = add_export_arguments(argparse.ArgumentParser())
-    >>> run_export_command(parser.parse_args([str(folder / "none.jsonl"), "--to", "argilla",
-    ...                                       "--out", str(folder / "r.json")]))
-    2
+    """Run ``skbalpm export`` with parsed arguments; return the exit status (2: the batch
+    cannot be read).
     """
     from skbalpm.labeling._argilla import ARGILLA_SETTINGS, argilla_records
     from skbalpm.labeling._import import checked_triple, read_annotation_file
@@ -101,25 +65,7 @@ def run_export_command(args):
 
 
 def add_import_arguments(parser):
-    """Add the ``import`` options to an argparse parser.
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-        The ``import`` command's parser.
-
-    Returns
-    -------
-    parser : argparse.ArgumentParser
-        The same parser.
-
-    Examples
-    --------
-    >>> import argparse
-    >>> parser = add_import_arguments(argparse.ArgumentParser())
-    >>> vars(parser.parse_args(["export.json", "--labeled", "l.jsonl"]))["from"]
-    'auto'
-    """
+    """Add the ``import`` options to an argparse parser; return it."""
     parser.add_argument(
         "annotations",
         metavar="FILE",
@@ -148,26 +94,8 @@ def add_import_arguments(parser):
 
 
 def run_import_command(args):
-    """Run ``skbalpm import`` with parsed arguments; return the exit status.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        From :func:`add_import_arguments`' parser.
-
-    Returns
-    -------
-    status : int
-        0, or 2 when a file cannot be read.
-
-    Examples
-    --------
-    >>> import argparse, tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> parser = add_import_arguments(argparse.ArgumentParser())
-    >>> run_import_command(parser.parse_args([str(folder / "none.json"), "--labeled",
-    ...                                       str(folder / "l.jsonl")]))
-    2
+    """Run ``skbalpm import`` with parsed arguments; return the exit status (2: a file cannot
+    be read).
     """
     from skbalpm.labeling._import import import_annotations, replay_pool_labels
 

@@ -49,7 +49,7 @@ def embedder_identity(embedder):
     -------
     identity : dict
         The model as named and its folder (``model``, ``model_path``), and the
-        :data:`IDENTITY_KEYS`: the hash of the model files as they are now, the backend,
+        identity keys: the hash of the model files as they are now, the backend,
         the templates, the token window, the normalisation and the width of a block.
 
     Examples
