@@ -82,3 +82,49 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip_gpu)
+
+
+class HashingBackend:
+    """A stand-in for the embedding model: the real tokenizer, and for each input a
+    pseudo-random vector seeded by its token ids (features with no signal, in no time)."""
+
+    pooling = "fake"
+
+    def __init__(self, tokenizer, max_length, dim=384):
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.dim = dim
+        self.n_inputs = 0
+
+    def embed(self, input_ids):
+        import hashlib
+
+        import numpy as np
+
+        self.n_inputs += len(input_ids)
+        rows = []
+        for ids in input_ids:
+            digest = hashlib.sha256(np.asarray(ids, dtype=np.int64).tobytes()).digest()
+            rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+            rows.append(rng.standard_normal(self.dim).astype(np.float32))
+        return np.stack(rows)
+
+
+@pytest.fixture
+def fake_embedding_model(monkeypatch):
+    """Replace the embedding model by a :class:`HashingBackend` (the default model's
+    tokenizer and config, fake vectors). Use with a temporary cache: the vectors would
+    otherwise be cached under the real model's settings. Returns the backends created."""
+    from transformers import AutoTokenizer
+
+    from skbalpm import _embedding_backends as backends
+
+    created = []
+
+    def load(path, backend, device, dtype, trust_remote_code, max_length):
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        created.append(HashingBackend(tokenizer, max_length or 256))
+        return created[-1]
+
+    monkeypatch.setattr(backends, "load_backend", load)
+    return created

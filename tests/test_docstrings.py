@@ -18,6 +18,7 @@ PUBLIC_MODULES = (
     "skbalpm.acquisition",
     "skbalpm.datasets",
     "skbalpm.benchmark",
+    "skbalpm.labeling",
     "skbalpm.cli",
 )
 

@@ -17,7 +17,9 @@ On ``builder-inited`` this extension writes, under ``docs/generated/``:
   (``bald_summary.csv``) and the learning-curve plot; ``learner_study_features.rst.inc``:
   the same study's comparison of response representations (``feature_statistics.csv``).
 * ``cli_benchmark_help.txt``: ``skbalpm benchmark --help`` as the installed package prints it;
-  ``cli_cache_help.txt``: ``skbalpm cache info --help`` and ``skbalpm cache clear --help``.
+  ``cli_cache_help.txt``: ``skbalpm cache info --help`` and ``skbalpm cache clear --help``;
+  ``cli_labeling_help.txt``: the ``--help`` of the labeling desk's commands
+  (``skbalpm select`` and the others of :mod:`skbalpm.labeling`).
 * ``speed_results.rst.inc``: one section per speed benchmark ``benchmarks/bench_*.py`` and
   device (CPU, CUDA), each a table of the figures in
   ``docs/benchmarks/speed/<script>_<device>.json`` (written by the script through
@@ -534,6 +536,14 @@ def write_cache_help(out):
     out.write_text("\n".join(texts), encoding="utf-8")
 
 
+def write_labeling_help(out):
+    from skbalpm.cli import _LABELING_COMMANDS, build_parser
+
+    parser = build_parser()
+    texts = [_subcommand(parser, name).format_help() for name in _LABELING_COMMANDS]
+    out.write_text("\n".join(texts), encoding="utf-8")
+
+
 SPEED_SCHEMA = "skbalpm-speed/1"
 SPEED_DEVICES = {"cpu": "CPU", "cuda": "a CUDA GPU"}
 
@@ -662,6 +672,7 @@ def _on_builder_inited(app):
     write_learner_features(docs, generated / "learner_study_features.rst.inc")
     write_cli_help(generated / "cli_benchmark_help.txt")
     write_cache_help(generated / "cli_cache_help.txt")
+    write_labeling_help(generated / "cli_labeling_help.txt")
     write_speed_results(docs, generated / "speed_results.rst.inc")
 
 
