@@ -75,10 +75,14 @@ def test_synthetic_task_scores_on_its_own_uniform_test_pairs(tmp_path, capsys):
     ]
 
 
+@pytest.mark.parametrize("command", ["benchmark", "select"])
 @pytest.mark.parametrize(("text", "expected"), [("auto", "auto"), ("1", 1), ("20", 20)])
-def test_n_members_takes_auto_or_a_positive_count(text, expected):
-    args = build_parser().parse_args(["benchmark", "--n-members", text])
+def test_n_members_takes_auto_or_a_positive_count(command, text, expected):
+    required = ["--pool", "p", "--labeled", "l", "--out", "o"] if command == "select" else []
+    args = build_parser().parse_args([command, *required, "--n-members", text])
     assert args.n_members == expected
+    if text == "auto":  # the same default as the classifier's
+        assert build_parser().parse_args([command, *required]).n_members == "auto"
 
 
 @pytest.mark.parametrize("text", ["0", "-2", "1.5", "many"])

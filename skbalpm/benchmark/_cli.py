@@ -69,8 +69,28 @@ def _assignments(text: str, keys, option: str) -> dict:
     return out
 
 
-def _n_members(text: str):
-    """``--n-members``: a positive integer or "auto"."""
+def parse_n_members(text: str):
+    """Parse ``--n-members``: a positive integer or ``"auto"``.
+
+    Parameters
+    ----------
+    text : str
+        The option's value.
+
+    Returns
+    -------
+    n_members : int or "auto"
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        On anything else.
+
+    Examples
+    --------
+    >>> parse_n_members("auto"), parse_n_members("20")
+    ('auto', 20)
+    """
     if text == "auto":
         return text
     try:
@@ -265,7 +285,7 @@ def add_benchmark_arguments(parser):
     )
     model.add_argument(
         "--n-members",
-        type=_n_members,
+        type=parse_n_members,
         default="auto",
         help="ensemble members: posterior draws or adapters; 'auto' is 50 draws for "
         "laplace, 5 adapters for deep-ensemble (default: auto).",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from skbalpm.benchmark._cli import DATA_FORMATS, parse_columns, parse_label_map
+from skbalpm.benchmark._cli import DATA_FORMATS, parse_columns, parse_label_map, parse_n_members
 
 # ---------------------------------------------------------------------------------------
 # Options shared by several commands
@@ -83,9 +83,10 @@ def add_model_arguments(group):
     )
     group.add_argument(
         "--n-members",
-        type=int,
-        default=5,
-        help="ensemble members (default: 5).",
+        type=parse_n_members,
+        default="auto",
+        help="ensemble members: posterior draws or adapters; 'auto' is 50 draws for "
+        "laplace, 5 adapters for deep-ensemble (default: auto).",
     )
     group.add_argument(
         "--max-epochs",
@@ -150,8 +151,6 @@ def make_classifier(args, random_state=None):
 
 def check_model_options(args):
     """Cheap checks of the model options, before any file is read."""
-    if args.n_members < 1:
-        raise ValueError(f"--n-members must be >= 1, got {args.n_members}.")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}.")
     if args.cv_folds < 0 or args.cv_folds == 1:
