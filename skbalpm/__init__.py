@@ -17,6 +17,7 @@ from skbalpm.acquisition import (
     RandomQueryStrategy,
     SoftmaxBALDQueryStrategy,
     SoftRankBALDQueryStrategy,
+    StochasticQueryStrategy,
 )
 from skbalpm.embedding import PreferencePairEmbedder
 from skbalpm.ensemble import PreferenceEnsembleClassifier
@@ -37,6 +38,7 @@ __all__ = [
     "RandomQueryStrategy",
     "SoftRankBALDQueryStrategy",
     "SoftmaxBALDQueryStrategy",
+    "StochasticQueryStrategy",
     "__version__",
     "as_raw_triples",
     "split_feature_blocks",

@@ -23,11 +23,11 @@ from skbalpm.acquisition import (
     EntropyOnlyQueryStrategy,
     KNNRadiusCache,
     PowerBALDQueryStrategy,
-    PredictiveEntropyQueryStrategy,
     RandomQueryStrategy,
     SoftmaxBALDQueryStrategy,
     SoftRankBALDQueryStrategy,
     bald,
+    registered_strategies,
 )
 
 # Many tests call a strategy outside modAL with no acquired set on purpose (it is then
@@ -35,17 +35,7 @@ from skbalpm.acquisition import (
 # record it whatever the filters).
 pytestmark = pytest.mark.filterwarnings("ignore:.*without an acquired set:UserWarning")
 
-ALL_STRATEGIES = [
-    BALPMQueryStrategy,
-    EntropyOnlyQueryStrategy,
-    BALDQueryStrategy,
-    PredictiveEntropyQueryStrategy,
-    PowerBALDQueryStrategy,
-    SoftmaxBALDQueryStrategy,
-    SoftRankBALDQueryStrategy,
-    RandomQueryStrategy,
-    CoresetQueryStrategy,
-]
+ALL_STRATEGIES = list(registered_strategies().values())  # a new strategy is tested here too
 
 
 class LinearRewardEnsemble(ClassifierMixin, BaseEstimator):
@@ -314,7 +304,7 @@ def test_random_and_coreset():
 # --- calling convention and input resolution -----------------------------------------------
 
 
-@pytest.mark.parametrize("cls", ALL_STRATEGIES)
+@pytest.mark.parametrize("cls", ALL_STRATEGIES, ids=lambda cls: cls.name)
 def test_modal_convention_return_types(cls):
     X = make_pool(n=30)
     clf = LinearRewardEnsemble().fit(X)

@@ -271,6 +271,8 @@ class BALPMQueryStrategy(_GreedyKSG):
     [3, 0]
     """
 
+    name = "balpm"
+
     def __init__(
         self,
         beta=0.01,
@@ -371,6 +373,8 @@ class EntropyOnlyQueryStrategy(_GreedyKSG):
     >>> idx.tolist()
     [3, 0]
     """
+
+    name = "entropy-only"
 
     def __init__(
         self,

@@ -30,6 +30,7 @@ from skbalpm._features import (
     split_feature_blocks,
 )
 from skbalpm.acquisition._params import check_random_state_param
+from skbalpm.acquisition._registry import register_strategy
 
 __all__ = ["BaseQueryStrategy"]
 
@@ -220,6 +221,14 @@ class BaseQueryStrategy(BaseEstimator):
     pool as ``features``, ``member_probs`` (n_members, n_pool), ``pool_prompts`` and
     ``acquired_prompts``.
 
+    A subclass that sets a class attribute ``name`` (e.g. ``name = "bald"``) registers
+    itself: the benchmark harness (``skbalpm benchmark --strategies NAME``),
+    :func:`~skbalpm.benchmark.make_strategy` and the tests then find it by that name
+    (:func:`~skbalpm.acquisition.registered_strategies`). A subclass that scores each pool
+    row on its own can implement ``_score(context) -> scores_N`` instead of ``_select``:
+    it then takes the top ``n_instances`` rows, and ``stochastic(NAME)`` samples from its
+    scores (:class:`~skbalpm.acquisition.StochasticQueryStrategy`).
+
     Examples
     --------
     A strategy that picks the pairs whose ensemble-mean prediction is closest to 1/2:
@@ -237,6 +246,14 @@ class BaseQueryStrategy(BaseEstimator):
     >>> ClosestToHalf()(Fixed(), np.zeros((3, 6)), n_instances=2)[0].tolist()
     [1, 2]
     """
+
+    name = None
+    """The strategy's registered name (None: not registered)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name") is not None:
+            register_strategy(cls)
 
     def _random_state(self):
         # One generator per strategy object, advanced across calls: rounds get fresh noise,
@@ -351,8 +368,22 @@ class BaseQueryStrategy(BaseEstimator):
         indices, scores = self._select(context, int(n_instances))
         return np.asarray(indices, dtype=np.intp), np.asarray(scores, dtype=np.float64)
 
-    def _select(self, context, n_instances):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _select(self, context, n_instances):
+        # strategies that score each row on their own: the top n_instances
+        scores_N = self._score(context)
+        indices = top_n(scores_N, n_instances)
+        return indices, scores_N[indices]
+
+    def _score(self, context):  # pragma: no cover - abstract
+        raise NotImplementedError(
+            f"{type(self).__name__} implements neither _select(context, n_instances) nor "
+            "_score(context)."
+        )
+
+    @classmethod
+    def _scores_each_row(cls) -> bool:
+        """Whether the strategy's picks are the top of a per-row score (``_score``)."""
+        return cls._score is not BaseQueryStrategy._score
 
     def _validate_params(self):
         """Check the constructor parameters; subclasses extend it (cheap, no pool work)."""
