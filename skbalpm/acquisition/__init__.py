@@ -6,7 +6,7 @@ returns ``(indices, scores)``; see :class:`BaseQueryStrategy`. Each strategy cla
 (:func:`registered_strategies`).
 """
 
-from skbalpm.acquisition._balpm import BALPMQueryStrategy, EntropyOnlyQueryStrategy
+from skbalpm.acquisition._balpm import BALPMQueryStrategy, EntropyOnlyQueryStrategy, balpm_batch
 from skbalpm.acquisition._base import BaseQueryStrategy
 from skbalpm.acquisition._coreset import CoresetQueryStrategy
 from skbalpm.acquisition._knn import KNNRadiusCache
@@ -51,6 +51,7 @@ __all__ = [
     "bald",
     "bald_jackknife_se",
     "ball_counts",
+    "balpm_batch",
     "empirical_cdf",
     "gumbel_noise",
     "knn_radius",

@@ -414,6 +414,14 @@ def _is_int(value) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
+def check_n_instances(n_instances, n_pool) -> None:
+    """``n_instances`` is an int in [1, n_pool] (for the pure batch functions)."""
+    if isinstance(n_instances, bool) or not isinstance(n_instances, int | np.integer):
+        raise ValueError(f"n_instances must be a positive int; got {n_instances!r}.")
+    if not 1 <= n_instances <= n_pool:
+        raise ValueError(f"n_instances must lie in [1, n_pool={n_pool}]; got {n_instances}.")
+
+
 def top_n(scores_N, n) -> np.ndarray:
     """Positions of the n largest scores, largest first; ties go to the lower position."""
     return np.argsort(-np.asarray(scores_N), kind="stable")[:n]
