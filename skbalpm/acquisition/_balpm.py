@@ -416,6 +416,7 @@ class BALPMQueryStrategy(_GreedyKSG):
     """
 
     name = "balpm"
+    _reads = frozenset({"members", "prompts"})
 
     def __init__(
         self,
@@ -519,6 +520,7 @@ class EntropyOnlyQueryStrategy(_GreedyKSG):
     """
 
     name = "entropy-only"
+    _reads = frozenset({"prompts"})
 
     def __init__(
         self,

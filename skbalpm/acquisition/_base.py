@@ -3,8 +3,11 @@
 A strategy is called as ``strategy(classifier, X_pool, n_instances=1, **kwargs)`` and
 returns ``(indices, scores)``. ``classifier`` may be a modAL ``ActiveLearner`` (duck-typed:
 it has ``estimator`` and ``X_training``; modAL itself is never imported), a fitted
-:class:`~skbalpm.PreferenceEnsembleClassifier`, or a :class:`~sklearn.pipeline.Pipeline`
-ending in one, whose earlier steps turn the pool into features.
+:class:`~skbalpm.PreferenceEnsembleClassifier`, a :class:`~sklearn.pipeline.Pipeline`
+ending in one, whose earlier steps turn the pool into features, or a modAL ``Committee``
+(duck-typed: it has ``learner_list``), whose learners are the ensemble's members: member
+m's probability is learner m's ``predict_proba(X)[:, 0]``, the acquired set is the first
+learner's ``X_training`` and its Pipeline steps (if any) give the pool's features.
 
 Where the prompt block of the pool's features lies is resolved as in the classifier: the
 layout it was fitted with (``feature_layout_``), else its ``feature_layout`` parameter
@@ -39,11 +42,32 @@ def _is_active_learner(obj) -> bool:
     return hasattr(obj, "estimator") and hasattr(obj, "X_training")
 
 
+def _is_committee(obj) -> bool:
+    return hasattr(obj, "learner_list") and not hasattr(obj, "estimator")
+
+
+def _committee_estimators(committee):
+    """The learners' estimators of a modAL Committee (each learner is one member)."""
+    learners = list(committee.learner_list)
+    if not learners or not all(_is_active_learner(learner) for learner in learners):
+        raise ValueError(
+            "A modAL Committee serves as the ensemble when it has at least one learner, each "
+            "a modAL ActiveLearner (with .estimator and .X_training); got "
+            f"{[type(learner).__name__ for learner in learners]}."
+        )
+    return [learner.estimator for learner in learners]
+
+
 class _QueryContext:
     """The pool as the strategies see it; each piece is computed once, on first use."""
 
     def __init__(self, classifier, X_pool, X_acquired, prompt_features, acquired_prompt_features):
         estimator = classifier
+        self._committee = None
+        if _is_committee(classifier):
+            # each learner is one member; the first one's Pipeline steps give the features
+            self._committee = _committee_estimators(classifier)
+            classifier = classifier.learner_list[0]
         if _is_active_learner(classifier):
             estimator = classifier.estimator
             if X_acquired is None:
@@ -118,20 +142,10 @@ class _QueryContext:
     def member_probs(self) -> np.ndarray:
         """Member probabilities of class 0, shape (n_members, n_pool), checked."""
         if "member_probs" not in self._cache:
-            est = self.final_estimator
-            if not hasattr(est, "predict_member_proba"):
-                raise TypeError(
-                    "This query strategy needs per-member probabilities: the classifier "
-                    "(or the last step of the Pipeline) must have predict_member_proba(X) "
-                    "-> (n_members, n_samples), like skbalpm.PreferenceEnsembleClassifier; "
-                    f"got {type(est).__name__}."
-                )
-            if hasattr(est, "fit"):  # an sklearn estimator (duck-typed doubles need not be)
-                check_is_fitted(est)
-            self.features  # noqa: B018 (computes and validates the classifier input)
-            probs = np.asarray(
-                est.predict_member_proba(self._cache["classifier_input"]), dtype=np.float64
-            )
+            if self._committee is not None:
+                probs = np.vstack([self._learner_probs(est) for est in self._committee])
+            else:
+                probs = self._ensemble_probs()
             if probs.ndim != 2 or probs.shape[1] != self.n_pool:
                 raise ValueError(
                     "predict_member_proba must return shape (n_members, n_pool="
@@ -146,6 +160,43 @@ class _QueryContext:
                 )
             self._cache["member_probs"] = probs
         return self._cache["member_probs"]
+
+    def _ensemble_probs(self):
+        est = self.final_estimator
+        if not hasattr(est, "predict_member_proba"):
+            raise TypeError(
+                "This query strategy needs per-member probabilities: the classifier "
+                "(or the last step of the Pipeline) must have predict_member_proba(X) "
+                "-> (n_members, n_samples), like skbalpm.PreferenceEnsembleClassifier, "
+                f"or be a modAL Committee (each learner one member); got {type(est).__name__}."
+            )
+        if hasattr(est, "fit"):  # an sklearn estimator (duck-typed doubles need not be)
+            check_is_fitted(est)
+        self.features  # noqa: B018 (computes and validates the classifier input)
+        return np.asarray(
+            est.predict_member_proba(self._cache["classifier_input"]), dtype=np.float64
+        )
+
+    def _learner_probs(self, estimator):
+        """One committee member: its estimator's P(classes_[0]), shape (1, n_pool)."""
+        if not hasattr(estimator, "predict_proba"):
+            raise TypeError(
+                "Every learner of a modAL Committee needs an estimator with predict_proba; "
+                f"got {type(estimator).__name__}."
+            )
+        check_is_fitted(estimator)
+        if isinstance(estimator, Pipeline):
+            X = self.X_pool  # its own steps transform the raw pool
+        else:
+            self.features  # noqa: B018 (computes and validates the classifier input)
+            X = self._cache["classifier_input"]
+        proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
+        if proba.ndim != 2 or proba.shape != (self.n_pool, 2):
+            raise ValueError(
+                "A committee member's predict_proba must return shape (n_pool="
+                f"{self.n_pool}, 2): binary preferences; got {proba.shape}."
+            )
+        return proba[None, :, 0]
 
     def _prompt_block(self, X, names, what, kwarg):
         # the acquired set's own column names must agree with the pool's layout too
@@ -250,6 +301,10 @@ class BaseQueryStrategy(BaseEstimator):
     name = None
     """The strategy's registered name (None: not registered)."""
 
+    _reads = frozenset()
+    """Which inputs the picks depend on: "members" (member probabilities), "prompts"
+    (prompt features), "last_layer" (the classifier's last-layer features)."""
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("name") is not None:
@@ -282,9 +337,10 @@ class BaseQueryStrategy(BaseEstimator):
 
         Parameters
         ----------
-        classifier : ActiveLearner, PreferenceEnsembleClassifier or Pipeline
+        classifier : ActiveLearner, Committee, PreferenceEnsembleClassifier or Pipeline
             A modAL ``ActiveLearner`` (its ``estimator`` and ``X_training`` are used), a
-            fitted classifier with ``predict_member_proba``, or a Pipeline ending in one.
+            modAL ``Committee`` (each learner one member of the ensemble), a fitted
+            classifier with ``predict_member_proba``, or a Pipeline ending in one.
         X_pool : array-like of shape (n_pool, ...)
             The unlabeled pool, in whatever form ``classifier`` accepts (features, or raw
             triples for a Pipeline with an embedder).
@@ -359,6 +415,7 @@ class BaseQueryStrategy(BaseEstimator):
             X_acquired is not None
             or acquired_prompt_features is not None
             or _is_active_learner(classifier)
+            or _is_committee(classifier)
         )
         if self._reads_acquired_set() and not acquired_set_given:
             self._warn_once_no_acquired_set()

@@ -46,6 +46,7 @@ class CoresetQueryStrategy(BaseQueryStrategy):
     """
 
     name = "coreset"
+    _reads = frozenset({"prompts"})
 
     def __init__(self, random_state=None):
         self.random_state = random_state

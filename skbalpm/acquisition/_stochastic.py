@@ -176,6 +176,10 @@ class StochasticQueryStrategy(BaseQueryStrategy):
     def _reads_acquired_set(self):
         return self._wrapped()._reads_acquired_set()
 
+    @property
+    def _reads(self):
+        return self._wrapped()._reads
+
     def _select(self, context, n_instances):
         log_weight = stochastic_log_weights(self._wrapped()._score(context), self.mode)
         perturbed = log_weight + gumbel_noise(len(log_weight), self.beta, self._random_state())

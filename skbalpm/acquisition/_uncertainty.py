@@ -65,6 +65,7 @@ class BALDQueryStrategy(BaseQueryStrategy):
     """
 
     name = "bald"
+    _reads = frozenset({"members"})
 
     def __init__(self, random_state=None):
         self.random_state = random_state
@@ -98,6 +99,7 @@ class PredictiveEntropyQueryStrategy(BaseQueryStrategy):
     """
 
     name = "entropy"
+    _reads = frozenset({"members"})
 
     def __init__(self, random_state=None):
         self.random_state = random_state
