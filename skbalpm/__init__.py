@@ -10,6 +10,7 @@ from skbalpm._raw import RAW_COLUMNS, as_raw_triples
 from skbalpm.acquisition import (
     BALDQueryStrategy,
     BALPMQueryStrategy,
+    BatchBALDQueryStrategy,
     CoresetQueryStrategy,
     EntropyOnlyQueryStrategy,
     PowerBALDQueryStrategy,
@@ -29,6 +30,7 @@ __all__ = [
     "RAW_COLUMNS",
     "BALDQueryStrategy",
     "BALPMQueryStrategy",
+    "BatchBALDQueryStrategy",
     "CoresetQueryStrategy",
     "EntropyOnlyQueryStrategy",
     "PowerBALDQueryStrategy",

@@ -8,6 +8,7 @@ returns ``(indices, scores)``; see :class:`BaseQueryStrategy`. Each strategy cla
 
 from skbalpm.acquisition._balpm import BALPMQueryStrategy, EntropyOnlyQueryStrategy, balpm_batch
 from skbalpm.acquisition._base import BaseQueryStrategy
+from skbalpm.acquisition._batchbald import BatchBALDQueryStrategy, batchbald_batch
 from skbalpm.acquisition._coreset import CoresetQueryStrategy
 from skbalpm.acquisition._knn import KNNRadiusCache
 from skbalpm.acquisition._registry import registered_strategies, strategy_class
@@ -39,6 +40,7 @@ __all__ = [
     "BALDQueryStrategy",
     "BALPMQueryStrategy",
     "BaseQueryStrategy",
+    "BatchBALDQueryStrategy",
     "CoresetQueryStrategy",
     "EntropyOnlyQueryStrategy",
     "KNNRadiusCache",
@@ -52,6 +54,7 @@ __all__ = [
     "bald_jackknife_se",
     "ball_counts",
     "balpm_batch",
+    "batchbald_batch",
     "empirical_cdf",
     "gumbel_noise",
     "knn_radius",
