@@ -96,3 +96,20 @@ def test_committee_of_non_learners_is_refused(committee_data):
 
     with pytest.raises(ValueError, match="Committee"):
         BALDQueryStrategy()(NotACommittee(), X_pool, 2)
+
+
+def test_committee_learners_are_the_heads_of_the_d_optimal_design(committee_data):
+    # each learner's last layer is one independent head: the designs' log-dets add
+    from scipy.special import expit
+
+    from skbalpm.acquisition import DOptimalQueryStrategy, fisher_logdet_batch
+
+    learners, X_pool, _, _ = committee_data
+    committee = modal_models.Committee(learner_list=learners)
+    idx, scores = DOptimalQueryStrategy()(committee, X_pool, 5)
+    parts = [learner.estimator.predict_last_layer(X_pool) for learner in learners]
+    features = np.concatenate([f for f, _ in parts])
+    p = expit(np.concatenate([logits for _, logits in parts]))
+    expected = fisher_logdet_batch(features, p * (1 - p), 5)
+    assert features.shape[0] == N_LEARNERS and idx.tolist() == expected[0].tolist()
+    np.testing.assert_allclose(scores, expected[1])

@@ -59,6 +59,12 @@ class LinearRewardEnsemble(ClassifierMixin, BaseEstimator):
         X_a, X_b, _ = split_feature_blocks(np.asarray(X), self.feature_layout)
         return expit((X_a - X_b) @ self.W_.T).T  # (n_members, n_samples)
 
+    def predict_last_layer(self, X):
+        check_is_fitted(self)
+        X_a, X_b, _ = split_feature_blocks(np.asarray(X), self.feature_layout)
+        features = np.broadcast_to(X_a - X_b, (self.n_members, *X_a.shape))
+        return features, np.einsum("mnd,md->mn", features, self.W_)  # one head per member
+
 
 def make_pool(n=60, d=3, n_prompts=12, seed=0):
     """Features "a|b|prompt": prompts in clusters with near-duplicates."""

@@ -814,7 +814,8 @@ def strategy_case(draw, cls, models, kind):
         n_instances = np.int64(n_instances)
     case = Case(kind)
     reads = cls(**params)._reads
-    reads_prompts, reads_members = "prompts" in reads, "members" in reads
+    # the classifier's member probabilities or its last layer: read the same way
+    reads_prompts, reads_members = "prompts" in reads, bool({"members", "last_layer"} & reads)
     # The pool's features are read for member probabilities, or for their prompt block
     # when no prompt_features are given; the random strategy reads nothing.
     reads_pool = reads_members or (reads_prompts and "prompt_features" not in kwargs)
@@ -892,7 +893,7 @@ def strategy_case(draw, cls, models, kind):
         error_if(reads_members, r"not fitted")
     elif kind == "no_classifier":
         clf = None
-        error_if(reads_members, r"predict_member_proba")
+        error_if(reads_members, r"predict_member_proba|predict_last_layer")
         if reads_prompts and not reads_members:  # no layout to read: 'auto' on the width
             case.error, case.may_pass = r"Cannot tell the layout", True
     return case, cls(**params), clf, X_pool, n_instances, kwargs

@@ -10,6 +10,7 @@ from skbalpm.acquisition._balpm import BALPMQueryStrategy, EntropyOnlyQueryStrat
 from skbalpm.acquisition._base import BaseQueryStrategy
 from skbalpm.acquisition._batchbald import BatchBALDQueryStrategy, batchbald_batch
 from skbalpm.acquisition._coreset import CoresetQueryStrategy
+from skbalpm.acquisition._fisher import DOptimalQueryStrategy, fisher_logdet_batch
 from skbalpm.acquisition._knn import KNNRadiusCache
 from skbalpm.acquisition._registry import registered_strategies, strategy_class
 from skbalpm.acquisition._scaling import bald_jackknife_se, empirical_cdf, robust_location_spread
@@ -42,6 +43,7 @@ __all__ = [
     "BaseQueryStrategy",
     "BatchBALDQueryStrategy",
     "CoresetQueryStrategy",
+    "DOptimalQueryStrategy",
     "EntropyOnlyQueryStrategy",
     "KNNRadiusCache",
     "PowerBALDQueryStrategy",
@@ -56,6 +58,7 @@ __all__ = [
     "balpm_batch",
     "batchbald_batch",
     "empirical_cdf",
+    "fisher_logdet_batch",
     "gumbel_noise",
     "knn_radius",
     "ksg_entropy_term",

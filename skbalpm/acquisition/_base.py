@@ -198,6 +198,69 @@ class _QueryContext:
             )
         return proba[None, :, 0]
 
+    @property
+    def last_layer(self):
+        """Each head's last-layer features of the pool (n_heads, n_pool, d) and logits."""
+        if "last_layer" not in self._cache:
+            self.features  # noqa: B018 (computes and validates the classifier input)
+            self._cache["last_layer"] = self._last_layer_of(
+                self.X_pool, self._cache["classifier_input"], self.n_pool
+            )
+        return self._cache["last_layer"]
+
+    @property
+    def acquired_last_layer(self):
+        """The same for the acquired set (n_heads, n_acquired, d) (maybe 0 rows)."""
+        if "acquired_last_layer" not in self._cache:
+            features_HND, _ = self.last_layer
+            n_heads, _, d = features_HND.shape
+            X = self.X_acquired
+            if X is None or _num_samples(X) == 0:
+                result = (np.empty((n_heads, 0, d)), np.empty((n_heads, 0)))
+            else:
+                transformed = self._transform(X, "X_acquired")
+                checked = self._checked(transformed, "X_acquired")
+                classifier_input = transformed if hasattr(transformed, "columns") else checked
+                result = self._last_layer_of(X, classifier_input, checked.shape[0])
+            self._cache["acquired_last_layer"] = result
+        return self._cache["acquired_last_layer"]
+
+    def _last_layer_of(self, X_raw, classifier_input, n_rows):
+        """Heads of the classifier (or of every committee learner, heads side by side)."""
+        parts = []
+        for estimator in self._committee or [None]:
+            final, X = self.final_estimator, classifier_input
+            if isinstance(estimator, Pipeline):
+                final, X = estimator[-1], estimator[:-1].transform(X_raw)
+            elif estimator is not None:
+                final = estimator
+            if not hasattr(final, "predict_last_layer"):
+                raise TypeError(
+                    "This query strategy needs the classifier's last layer: it must have "
+                    "predict_last_layer(X) -> (features (n_heads, n, d), logits (n_heads, "
+                    f"n)), like skbalpm.PreferenceEnsembleClassifier; got {type(final).__name__}."
+                )
+            if hasattr(final, "fit"):
+                check_is_fitted(final)
+            features, logits = final.predict_last_layer(X)
+            features, logits = np.asarray(features, np.float64), np.asarray(logits, np.float64)
+            if (
+                features.ndim != 3
+                or features.shape[1] != n_rows
+                or logits.shape != features.shape[:2]
+            ):
+                raise ValueError(
+                    f"predict_last_layer must return features (n_heads, {n_rows}, d) and logits "
+                    f"(n_heads, {n_rows}); got {features.shape} and {logits.shape}."
+                )
+            parts.append((features, logits))
+        if len({features.shape[2] for features, _ in parts}) > 1:
+            raise ValueError(
+                "The committee's learners have last layers of different widths "
+                f"{[features.shape[2] for features, _ in parts]}; they must agree."
+            )
+        return np.concatenate([f for f, _ in parts]), np.concatenate([lg for _, lg in parts])
+
     def _prompt_block(self, X, names, what, kwarg):
         # the acquired set's own column names must agree with the pool's layout too
         layout = resolve_feature_layout(self.feature_layout, X.shape[1], names)
