@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import FixedProbs
 from sklearn.base import clone
 
 from skbalpm import PreferenceEnsembleClassifier
@@ -24,18 +25,6 @@ modal_models = pytest.importorskip("modAL.models", reason="needs the `modal` ext
 pytestmark = pytest.mark.filterwarnings("ignore:.*without an acquired set:UserWarning")
 
 N_LEARNERS, N_TRAIN, N_POOL = 3, 30, 120
-
-
-class FixedProbs:
-    """The committee's member probabilities, handed over directly."""
-
-    feature_layout = "a|b|prompt"
-
-    def __init__(self, probs_MN):
-        self.probs_MN = probs_MN
-
-    def predict_member_proba(self, X):
-        return self.probs_MN
 
 
 @pytest.fixture(scope="module")

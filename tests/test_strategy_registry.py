@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import FixedProbs
 from sklearn.base import clone
 
 import skbalpm.acquisition as acquisition
@@ -36,16 +37,6 @@ from skbalpm.benchmark import (
 from skbalpm.cli import build_parser
 
 REGISTERED = dict(registered_strategies())
-
-
-class FixedProbs:
-    """A fitted classifier double: member probabilities that do not depend on X."""
-
-    def __init__(self, probs_MN):
-        self.probs_MN = probs_MN
-
-    def predict_member_proba(self, X):
-        return self.probs_MN
 
 
 def random_probs(n=200, n_members=5, seed=0):

@@ -207,10 +207,11 @@ class DOptimalQueryStrategy(BaseQueryStrategy):
     looked yet. ``past_aware=True`` counts the acquired pairs' information too (the
     paper's past-aware variant), steering away from directions already labelled.
 
-    The last layer is the classifier's (:meth:`~skbalpm.PreferenceEnsembleClassifier.
-    predict_last_layer`): the Laplace learner's feature map (linear and random Fourier
-    features) with its posterior-mean weights, or each deep-ensemble member's last hidden
-    layer (members are independent heads: their log-determinants add).
+    The last layer is the classifier's
+    (:meth:`~skbalpm.PreferenceEnsembleClassifier.predict_last_layer`): the Laplace
+    learner's feature map (linear and random Fourier features) with its posterior-mean
+    weights, or each deep-ensemble member's last hidden layer (members are independent
+    heads: their log-determinants add; so are the learners of a modAL Committee).
 
     Parameters
     ----------
