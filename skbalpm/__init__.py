@@ -8,6 +8,7 @@ dataset loaders and a benchmark harness.
 from skbalpm._features import FEATURE_LAYOUTS, split_feature_blocks, swap_response_blocks
 from skbalpm._raw import RAW_COLUMNS, as_raw_triples
 from skbalpm.acquisition import (
+    BadgeQueryStrategy,
     BALDQueryStrategy,
     BALPMQueryStrategy,
     BatchBALDQueryStrategy,
@@ -31,6 +32,7 @@ __all__ = [
     "RAW_COLUMNS",
     "BALDQueryStrategy",
     "BALPMQueryStrategy",
+    "BadgeQueryStrategy",
     "BatchBALDQueryStrategy",
     "CoresetQueryStrategy",
     "DOptimalQueryStrategy",

@@ -1,9 +1,9 @@
 """Peer checks: the strategies against the libraries users know, on the same inputs.
 
-Same picks where both are deterministic, else the same score values (within Monte Carlo
-error where both sample). The peers are test-only (the ``peers`` extra; batchbald_redux is
-installed without its dependencies, see .ci/run); CI runs this file in the environment
-that installs them.
+Same picks where both are deterministic or draw from the same generator, else the same
+score values (within Monte Carlo error where both sample). The peers are test-only (the
+``peers`` extra; batchbald_redux is installed without its dependencies, see .ci/run); CI
+runs this file in the environment that installs them.
 """
 
 from __future__ import annotations
@@ -65,3 +65,43 @@ def test_bald_matches_batchbald_redux():
     ours = bald(probs)
     assert np.argsort(-ours, kind="stable")[:20].tolist() == theirs.indices
     np.testing.assert_allclose(ours[theirs.indices], theirs.scores, rtol=1e-9)
+
+
+def test_badge_matches_scikit_activeml_where_the_origin_is_never_nearest():
+    # scikit-activeml's Badge also counts the origin as a center (each squared distance is
+    # capped at the embedding's squared norm); on embeddings far from the origin compared
+    # with their spread that cap never binds, and both draw from the same generator
+    skactiveml_base = pytest.importorskip("skactiveml.base", reason="needs the `peers` extra")
+    from skactiveml.pool import Badge
+
+    from skbalpm.acquisition import badge_batch, gradient_embeddings
+
+    rng = np.random.default_rng(4)
+    n, d, batch_size = 60, 3, 10
+    features = 10.0 * np.ones(d) / np.sqrt(d) + 0.2 * rng.normal(size=(n, d))
+    p_a = rng.uniform(0.55, 0.7, size=n)  # every pair: response_a predicted
+
+    class FixedEmbeddings(skactiveml_base.SkactivemlClassifier):
+        def fit(self, X, y, sample_weight=None):
+            return self
+
+        def predict_proba(self, X, return_embeddings=False):
+            proba = np.column_stack([p_a, 1.0 - p_a])
+            return (proba, features) if return_embeddings else proba
+
+    clf = FixedEmbeddings(classes=[0, 1])
+    batches = []
+    for seed in range(3):
+        badge = Badge(clf_embedding_flag_name="return_embeddings", random_state=seed)
+        theirs = badge.query(
+            np.zeros((n, d)), np.full(n, np.nan), clf, fit_clf=False, batch_size=batch_size
+        )
+        # their generator: seeded from the seed and the number of unlabelled rows
+        derived = (np.random.RandomState(seed).randint(1, 2**31) * (n + 1)) % 2**31
+        logits = np.log(p_a / (1.0 - p_a))[None, :]
+        idx, _ = badge_batch(
+            gradient_embeddings(features[None], logits), batch_size, random_state=derived
+        )
+        assert idx.tolist() == list(theirs)
+        batches.append(idx.tolist())
+    assert batches[0] != batches[1]  # the draws matter: the same picks are no accident

@@ -6,6 +6,7 @@ returns ``(indices, scores)``; see :class:`BaseQueryStrategy`. Each strategy cla
 (:func:`registered_strategies`).
 """
 
+from skbalpm.acquisition._badge import BadgeQueryStrategy, badge_batch, gradient_embeddings
 from skbalpm.acquisition._balpm import BALPMQueryStrategy, EntropyOnlyQueryStrategy, balpm_batch
 from skbalpm.acquisition._base import BaseQueryStrategy
 from skbalpm.acquisition._batchbald import BatchBALDQueryStrategy, batchbald_batch
@@ -40,6 +41,7 @@ __all__ = [
     "STOCHASTIC_MODES",
     "BALDQueryStrategy",
     "BALPMQueryStrategy",
+    "BadgeQueryStrategy",
     "BaseQueryStrategy",
     "BatchBALDQueryStrategy",
     "CoresetQueryStrategy",
@@ -52,6 +54,7 @@ __all__ = [
     "SoftRankBALDQueryStrategy",
     "SoftmaxBALDQueryStrategy",
     "StochasticQueryStrategy",
+    "badge_batch",
     "bald",
     "bald_jackknife_se",
     "ball_counts",
@@ -59,6 +62,7 @@ __all__ = [
     "batchbald_batch",
     "empirical_cdf",
     "fisher_logdet_batch",
+    "gradient_embeddings",
     "gumbel_noise",
     "knn_radius",
     "ksg_entropy_term",
