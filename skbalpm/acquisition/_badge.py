@@ -84,7 +84,7 @@ def badge_batch(embeddings_ND, n_instances, *, random_state=None, chunk_size=2**
     Parameters
     ----------
     embeddings_ND : array-like of shape (n_pool, d)
-        Gradient embeddings (:func:`gradient_embeddings`) or any features.
+        Gradient embeddings (:func:`~skbalpm.acquisition.gradient_embeddings`) or any features.
     n_instances : int
         Batch size, 1 <= n_instances <= n_pool.
     random_state : int, RandomState instance or None, default=None
@@ -155,9 +155,9 @@ class BadgeQueryStrategy(BaseQueryStrategy):
 
     Each pair's embedding is the gradient of its log-loss at the predicted label with
     respect to the Bradley–Terry head's last-layer weights, ``(p - y) (phi(a) - phi(b))``
-    (:func:`gradient_embeddings`): long for uncertain pairs with long feature
-    differences. The batch is drawn by k-means++ seeding on them (:func:`badge_batch`),
-    so it is both uncertain and diverse.
+    (:func:`~skbalpm.acquisition.gradient_embeddings`): long for uncertain pairs with long
+    feature differences. The batch is drawn by k-means++ seeding on them
+    (:func:`~skbalpm.acquisition.badge_batch`), so it is both uncertain and diverse.
 
     The last layer is the classifier's
     (:meth:`~skbalpm.PreferenceEnsembleClassifier.predict_last_layer`): the Laplace

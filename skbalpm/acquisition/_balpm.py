@@ -220,7 +220,7 @@ def balpm_batch(
 ):
     """BAL-PM's greedy batch as a pure function: arrays in, picks and scores out.
 
-    The twin of :class:`BALPMQueryStrategy` (same loop, same picks) for callers that
+    The twin of :class:`~skbalpm.BALPMQueryStrategy` (same loop, same picks) for callers that
     hold the member probabilities and prompt features themselves: score(x) = BALD(x) +
     beta * e(x), e(x) = log(2 r_k(x) + 1e-4) - digamma(n_D(x) + 1) / d, with each pick
     joining the acquired set D before the next (:ref:`design_balpm`). The k-NN radii are
@@ -237,7 +237,7 @@ def balpm_batch(
     n_instances : int
         Batch size, 1 <= n_instances <= n_pool.
     beta, k, d, scaling, relative_beta, device, chunk_size
-        As for :class:`BALPMQueryStrategy`.
+        As for :class:`~skbalpm.BALPMQueryStrategy`.
 
     Returns
     -------

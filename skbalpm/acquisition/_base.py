@@ -341,7 +341,7 @@ class BaseQueryStrategy(BaseEstimator):
     (:func:`~skbalpm.acquisition.registered_strategies`). A subclass that scores each pool
     row on its own can implement ``_score(context) -> scores_N`` instead of ``_select``:
     it then takes the top ``n_instances`` rows, and ``stochastic(NAME)`` samples from its
-    scores (:class:`~skbalpm.acquisition.StochasticQueryStrategy`).
+    scores (:class:`~skbalpm.StochasticQueryStrategy`).
 
     Examples
     --------

@@ -237,7 +237,8 @@ class BatchBALDQueryStrategy(BaseQueryStrategy):
 
     Greedy: each pick maximises the mutual information between the labels of the batch so
     far plus the candidate and the ensemble member; near-copies of a picked pair add
-    little and are passed over, where top-B BALD takes them all (:func:`batchbald_batch`).
+    little and are passed over, where top-B BALD takes them all
+    (:func:`~skbalpm.acquisition.batchbald_batch`).
     Label configurations of the batch are enumerated exactly while they number at most
     ``num_samples``, and sampled from the ensemble beyond, as Kirsch et al. do.
 
@@ -257,7 +258,7 @@ class BatchBALDQueryStrategy(BaseQueryStrategy):
     Notes
     -----
     The returned scores are the batch's joint mutual information up to each pick
-    (:func:`batchbald_batch`). The members are the classifier's
+    (:func:`~skbalpm.acquisition.batchbald_batch`). The members are the classifier's
     (``predict_member_proba``), or the learners of a modAL Committee.
 
     References

@@ -202,8 +202,8 @@ class DOptimalQueryStrategy(BaseQueryStrategy):
 
     Greedy log-determinant of the last-layer Fisher information of the batch,
     ``sum_x p_x (1 - p_x) d_x d_x^T`` with ``d_x`` the pair's last-layer feature difference
-    and ``p_x`` its predicted preference (:func:`fisher_logdet_batch`): pairs whose
-    outcome is uncertain (p near 1/2) and whose features point where the batch has not
+    and ``p_x`` its predicted preference (:func:`~skbalpm.acquisition.fisher_logdet_batch`):
+    pairs whose outcome is uncertain (p near 1/2) and whose features point where the batch has not
     looked yet. ``past_aware=True`` counts the acquired pairs' information too (the
     paper's past-aware variant), steering away from directions already labelled.
 

@@ -51,7 +51,7 @@ def _softrank(scores_N):
 _LOG_WEIGHTS = {"power": _power, "softmax": _softmax, "softrank": _softrank}
 
 STOCHASTIC_MODES = tuple(_LOG_WEIGHTS)
-"""How :class:`StochasticQueryStrategy` turns scores into log-weights (``mode=``)."""
+"""How :class:`~skbalpm.StochasticQueryStrategy` turns scores into log-weights (``mode=``)."""
 
 
 def stochastic_log_weights(scores_N, mode):
@@ -102,7 +102,7 @@ class StochasticQueryStrategy(BaseQueryStrategy):
         instance. It must score each row on its own (a greedy batch such as BAL-PM's
         has no per-row score to sample from).
     mode : {"power", "softmax", "softrank"}, default="power"
-        How scores become log-weights (:func:`stochastic_log_weights`).
+        How scores become log-weights (:func:`~skbalpm.acquisition.stochastic_log_weights`).
     beta : float, default=1.0
         Inverse temperature (> 0): the Gumbel noise has scale 1/beta. Large beta tends to
         the wrapped strategy's top-B, small beta to random sampling.
@@ -114,7 +114,7 @@ class StochasticQueryStrategy(BaseQueryStrategy):
     -----
     When called, the perturbed log-weights of the picked rows are returned as their
     scores. With the same seed, ``stochastic(bald, mode=power)`` picks what
-    :class:`PowerBALDQueryStrategy` picks (and likewise for the other two modes).
+    :class:`~skbalpm.PowerBALDQueryStrategy` picks (and likewise for the other two modes).
 
     References
     ----------
