@@ -1,4 +1,4 @@
-"""Speed of the BAL-PM acquisition: k-NN radius pass and a full greedy batch.
+"""Speed of the acquisition: BAL-PM's k-NN pass and batch, and the batch strategies.
 
 Run: ``python benchmarks/bench_acquisition.py [--device cuda] [--n 20000] [--n-large 100000]``
 
@@ -8,6 +8,9 @@ Run: ``python benchmarks/bench_acquisition.py [--device cuda] [--n 20000] [--n-l
     faster, same selected indices.
 (c) the same batch at N=100,000 (the naive version is not run there; ``--n-large 0``
     skips it).
+(d) BatchBALD, the D-optimal design and BADGE at N x d, B = 50 (``--strategy-batch``),
+    5 members, each against its peer on the same input where the peer is installed (the
+    ``peers`` extra: batchbald_redux, scikit-activeml); ``--strategy-batch 0`` skips it.
 
 On random unit vectors and on real embedded HH-RLHF prompts (``--datasets``; the prompt
 embeddings are cached in benchmarks/results/). Both arms of every comparison run in the
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import importlib
 import json
 import os
 import tempfile
@@ -32,7 +36,14 @@ import torch
 from _machine import describe_machine  # benchmarks/ is on the path when run as a script
 from _results import describe, figure, write_result
 
-from skbalpm.acquisition import BALPMQueryStrategy, bald
+from skbalpm.acquisition import (
+    BALPMQueryStrategy,
+    badge_batch,
+    bald,
+    batchbald_batch,
+    fisher_logdet_batch,
+    gradient_embeddings,
+)
 from skbalpm.acquisition._knn import knn_search
 
 HERE = Path(__file__).resolve().parent
@@ -187,6 +198,117 @@ def knn_case(prompts, device):
     return {"gemm_s": t_gemm, "knn_s": t_knn, "rechecked_rows": int(result.n_rechecked)}
 
 
+def _peer(module):
+    """The peer module, or None where the ``peers`` extra is not installed."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def strategy_inputs(n, dim, n_members, rng):
+    """Member probabilities and last-layer features of a random linear ensemble."""
+    features_ND = unit_vectors(n, dim, seed=2).astype(np.float64)
+    weights_DM = 3.0 * rng.normal(size=(dim, n_members))
+    probs_MN = 1.0 / (1.0 + np.exp(-(features_ND @ weights_DM).T))
+    logits_N = features_ND @ weights_DM.mean(axis=1)
+    return probs_MN, features_ND, logits_N
+
+
+def batchbald_case(probs_MN, n_batch, device, num_samples):
+    ours = partial(
+        batchbald_batch, probs_MN, n_batch, num_samples=num_samples, device=device, random_state=0
+    )
+    batchbald_batch(probs_MN[:, :50], 2, device=device)  # warm-up
+    row = {"ours_s": timed(ours, device)[0]}
+    redux = _peer("batchbald_redux.batchbald")
+    if redux is not None:
+        probs_NK = torch.as_tensor(probs_MN.T, dtype=torch.float64, device=device)
+        log_probs = torch.log(torch.stack([probs_NK, 1.0 - probs_NK], dim=-1))
+        theirs = partial(
+            redux.get_batchbald_batch,
+            log_probs,
+            n_batch,
+            num_samples,
+            dtype=torch.float64,
+            device=device,
+        )
+        row["peer_s"] = timed(theirs, device)[0]
+    return row
+
+
+def badge_case(features_ND, logits_N, n_batch):
+    embeddings = gradient_embeddings(features_ND[None], logits_N[None])
+    row = {"ours_s": timed(partial(badge_batch, embeddings, n_batch, random_state=0), "cpu")[0]}
+    pool = _peer("skactiveml.pool")
+    if pool is not None:
+        base = importlib.import_module("skactiveml.base")
+        p_a = 1.0 / (1.0 + np.exp(-logits_N))
+
+        class FixedEmbeddings(base.SkactivemlClassifier):
+            def fit(self, X, y, sample_weight=None):
+                return self
+
+            def predict_proba(self, X, return_embeddings=False):
+                proba = np.column_stack([p_a, 1.0 - p_a])
+                return (proba, features_ND) if return_embeddings else proba
+
+        badge = pool.Badge(clf_embedding_flag_name="return_embeddings", random_state=0)
+        X, y = np.zeros((len(p_a), 1)), np.full(len(p_a), np.nan)
+        clf = FixedEmbeddings(classes=[0, 1])
+        theirs = partial(badge.query, X, y, clf, fit_clf=False, batch_size=n_batch)
+        row["peer_s"] = timed(theirs, "cpu")[0]
+    return row
+
+
+def strategy_figures(n, dim, n_batch, device, rng, num_samples=10_000):
+    """(d): BatchBALD, the D-optimal design and BADGE, each with its peer where installed."""
+    probs_MN, features_ND, logits_N = strategy_inputs(n, dim, 5, rng)
+    setting = f"random linear ensemble, N = {n:,}, d = {dim}, 5 members"
+    figures = []
+    b = batchbald_case(probs_MN, n_batch, device, num_samples)
+    peer = ("batchbald_redux.get_batchbald_batch, same probabilities", b.get("peer_s"), "s")
+    figures.append(
+        figure(
+            f"BatchBALD batch (B = {n_batch}, {num_samples:,} configurations)",
+            b["ours_s"],
+            "s",
+            setting=setting,
+            baseline=peer if "peer_s" in b else None,
+            ratio="baseline/value" if "peer_s" in b else None,
+            reads="× faster",
+            target=(">=", 1) if "peer_s" in b else None,
+            details={} if "peer_s" in b else {"note": "batchbald_redux not installed"},
+        )
+    )
+    p_N = 1.0 / (1.0 + np.exp(-logits_N))
+    dopt = partial(fisher_logdet_batch, features_ND[None], (p_N * (1 - p_N))[None], n_batch)
+    figures.append(
+        figure(
+            f"D-optimal design batch (B = {n_batch})",
+            timed(dopt, "cpu")[0],
+            "s",
+            setting=setting,
+            details={"note": "no peer implements the greedy log-determinant"},
+        )
+    )
+    g = badge_case(features_ND, logits_N, n_batch)
+    peer = ("scikit-activeml Badge, same embeddings", g.get("peer_s"), "s")
+    figures.append(
+        figure(
+            f"BADGE batch (B = {n_batch})",
+            g["ours_s"],
+            "s",
+            setting=setting,
+            baseline=peer if "peer_s" in g else None,
+            ratio="baseline/value" if "peer_s" in g else None,
+            reads="× faster",
+            details={} if "peer_s" in g else {"note": "scikit-activeml not installed"},
+        )
+    )
+    return figures
+
+
 def _datasets(text):
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = sorted(set(names) - set(DATASETS))
@@ -204,6 +326,7 @@ def build_parser():
     parser.add_argument("--n-large", type=int, default=100000, help="pool of (c); 0 skips")
     parser.add_argument("--batch", type=int, default=320)
     parser.add_argument("--dim", type=int, default=384, help="of the random unit vectors")
+    parser.add_argument("--strategy-batch", type=int, default=50, help="batch of (d); 0 skips (d)")
     parser.add_argument("--datasets", type=_datasets, default=list(DATASETS))
     parser.add_argument(
         "--results-dir", type=Path, default=None, help="default: docs/benchmarks/speed/"
@@ -274,6 +397,10 @@ def main(argv=None):
             )
         )
         print(describe(figures[-1]))
+    if args.strategy_batch > 0:
+        for entry in strategy_figures(args.n, args.dim, args.strategy_batch, device, rng):
+            figures.append(entry)
+            print(describe(entry))
     parameters = {**vars(args), "beta": BETA, "k": K, "d": D}
     path = write_result(
         "bench_acquisition", device, parameters, figures, argv=argv, folder=args.results_dir

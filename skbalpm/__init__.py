@@ -8,15 +8,19 @@ dataset loaders and a benchmark harness.
 from skbalpm._features import FEATURE_LAYOUTS, split_feature_blocks, swap_response_blocks
 from skbalpm._raw import RAW_COLUMNS, as_raw_triples
 from skbalpm.acquisition import (
+    BadgeQueryStrategy,
     BALDQueryStrategy,
     BALPMQueryStrategy,
+    BatchBALDQueryStrategy,
     CoresetQueryStrategy,
+    DOptimalQueryStrategy,
     EntropyOnlyQueryStrategy,
     PowerBALDQueryStrategy,
     PredictiveEntropyQueryStrategy,
     RandomQueryStrategy,
     SoftmaxBALDQueryStrategy,
     SoftRankBALDQueryStrategy,
+    StochasticQueryStrategy,
 )
 from skbalpm.embedding import PreferencePairEmbedder
 from skbalpm.ensemble import PreferenceEnsembleClassifier
@@ -28,7 +32,10 @@ __all__ = [
     "RAW_COLUMNS",
     "BALDQueryStrategy",
     "BALPMQueryStrategy",
+    "BadgeQueryStrategy",
+    "BatchBALDQueryStrategy",
     "CoresetQueryStrategy",
+    "DOptimalQueryStrategy",
     "EntropyOnlyQueryStrategy",
     "PowerBALDQueryStrategy",
     "PredictiveEntropyQueryStrategy",
@@ -37,6 +44,7 @@ __all__ = [
     "RandomQueryStrategy",
     "SoftRankBALDQueryStrategy",
     "SoftmaxBALDQueryStrategy",
+    "StochasticQueryStrategy",
     "__version__",
     "as_raw_triples",
     "split_feature_blocks",

@@ -491,6 +491,18 @@ class LaplacePredictor:
                 out[rows] = -(D @ self.coef).double().cpu().numpy()
         return out
 
+    def last_layer(self, X_a, X_b):
+        """The feature-map difference phi(a) - phi(b), shape (1, n, p), and its
+        posterior-mean logit, shape (1, n): the model is linear in these features."""
+        features = np.empty((1, X_a.shape[0], self.coef.shape[0]), dtype=np.float64)
+        logits = np.empty((1, X_a.shape[0]), dtype=np.float64)
+        with torch.no_grad():
+            for rows in self._chunks(X_a.shape[0]):
+                D = self._differences(X_a, X_b, rows)
+                features[0, rows] = D.double().cpu().numpy()
+                logits[0, rows] = (D @ self.coef).double().cpu().numpy()
+        return features, logits
+
     def member_rewards(self, X):
         """r_m(x) of every member for single responses, shape (n_members, n), float64."""
         out = np.empty((self.member_coefs.shape[0], X.shape[0]), dtype=np.float64)

@@ -84,20 +84,38 @@ class BatchedMLP(nn.Module):
         -------
         rewards_MN : tensor of shape (n_members, n_rows)
         """
+        h = self.last_hidden(X)
+        W, b = self.weights[-1], self.biases[-1]
+        return _linear(h, W, b).squeeze(-1)
+
+    def last_hidden(self, X):
+        """Every member's input to its output layer (the last hidden layer's activations).
+
+        Parameters
+        ----------
+        X : tensor of shape (n_rows, n_in) or (n_members, n_rows, n_in)
+
+        Returns
+        -------
+        hidden_MNH : tensor of shape (n_members, n_rows, n_hidden)
+            ``X`` itself, one copy per member, when the network has no hidden layer.
+        """
         h = X
-        last = len(self.weights) - 1
-        for layer, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            if h.dim() == 2:  # the same rows for every member
-                h = torch.einsum("ni,mio->mno", h, W) + b
-            else:
-                h = torch.baddbmm(b, h, W)
-            if layer < last:
-                h = self.activation(h)
-        return h.squeeze(-1)
+        for W, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
+            h = self.activation(_linear(h, W, b))
+        if h.dim() == 2:
+            h = h.expand(self.weights[-1].shape[0], *h.shape)
+        return h
 
     def widest_layer(self):
         """Largest layer width (input included): sizes the inference chunks."""
         return max(max(W.shape[1], W.shape[2]) for W in self.weights)
+
+
+def _linear(h, W, b):
+    if h.dim() == 2:  # the same rows for every member
+        return torch.einsum("ni,mio->mno", h, W) + b
+    return torch.baddbmm(b, h, W)
 
 
 def init_normal_(model, member_seeds, init_std):
@@ -452,3 +470,20 @@ class EnsemblePredictor:
     def member_rewards(self, X):
         """r_m(x) of every member for single responses, shape (n_members, n), float64."""
         return predict_rewards(self.model, X)
+
+    def last_layer(self, X_a, X_b):
+        """Each member's last-hidden-layer difference h_m(a) - h_m(b), shape
+        (n_members, n, n_hidden), and its logit r_m(a) - r_m(b), shape (n_members, n)."""
+        model = self.model
+        W_last = model.weights[-1]  # (n_members, n_hidden, 1); the bias cancels
+        n_members, n_hidden = W_last.shape[0], W_last.shape[1]
+        features = np.empty((n_members, X_a.shape[0], n_hidden), dtype=np.float64)
+        logits = np.empty((n_members, X_a.shape[0]), dtype=np.float64)
+        with torch.no_grad():
+            for rows in _row_chunks(model, X_a.shape[0]):
+                diff = model.last_hidden(_to_model(model, X_a[rows])) - model.last_hidden(
+                    _to_model(model, X_b[rows])
+                )
+                features[:, rows] = diff.double().cpu().numpy()
+                logits[:, rows] = torch.bmm(diff, W_last).squeeze(-1).double().cpu().numpy()
+        return features, logits

@@ -914,6 +914,48 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)
         return self.classes_[(proba[:, 1] > proba[:, 0]).astype(int)]
 
+    def predict_last_layer(self, X):
+        """The pairs' features at the reward's last (linear) layer, and the logits on them.
+
+        Where the reward is linear in features ``phi`` (``r(x) = w . phi(x)``), a pair's
+        logit of "response_a preferred" is ``w . (phi(a) - phi(b))``, and the Fisher
+        information of ``w`` from the pair's label is ``p (1 - p) d d^T`` with ``d`` that
+        difference (what the D-optimal design strategy reads). ``"laplace"``: one head,
+        the fixed feature map with the posterior-mean weights. ``"deep-ensemble"``: one
+        head per member, its last hidden layer with its output weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Pair features in the fitted layout ``feature_layout_``.
+
+        Returns
+        -------
+        features_HND : ndarray of shape (n_heads, n_samples, n_last), float64
+            ``phi_h(a) - phi_h(b)`` of every head h.
+        logits_HN : ndarray of shape (n_heads, n_samples), float64
+            ``w_h . features_HND[h]``: the head's logit of P(``classes_[0]``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).normal(size=(40, 6))
+        >>> y = np.arange(40) % 2
+        >>> clf = PreferenceEnsembleClassifier(feature_layout="a|b", n_random_features=8,
+        ...                                    random_state=0).fit(X, y)
+        >>> features, logits = clf.predict_last_layer(X)
+        >>> features.shape, logits.shape  # one head: 3 linear + 3 x 8 random features
+        ((1, 40, 27), (1, 40))
+        >>> bool(np.allclose(logits[0], -clf.decision_function(X)))
+        True
+        """
+        predictor = self._predict_state()
+        X_a, X_b = self._pair_blocks(X)
+        with _torch_ensemble.cpu_threads(self.n_jobs):
+            features_HND, logits_HN = predictor.last_layer(X_a, X_b)
+        _check_finite_output(logits_HN, 1, "predict_last_layer", self.dtype)
+        return features_HND, logits_HN
+
     def predict_member_rewards(self, X_response):
         """Each member's reward of single responses.
 

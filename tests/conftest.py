@@ -72,6 +72,18 @@ def print_past_capture(request, lines):
         print("\n" + "\n".join(lines))
 
 
+class FixedProbs:
+    """A fitted-classifier double returning given member probabilities (whatever X)."""
+
+    feature_layout = "a|b|prompt"
+
+    def __init__(self, probs_MN):
+        self.probs_MN = probs_MN
+
+    def predict_member_proba(self, X):
+        return self.probs_MN
+
+
 def pytest_collection_modifyitems(config, items):
     """Skip ``gpu`` tests where no CUDA device is present: the only tests CI may skip."""
     import torch

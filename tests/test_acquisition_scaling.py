@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import FixedProbs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -74,18 +75,6 @@ def test_bald_jackknife_se_is_finite_and_non_negative(probs_MN):
 
 
 # --- the strategy's modes --------------------------------------------------------------------
-
-
-class FixedProbs:
-    """A fitted-classifier double returning given member probabilities."""
-
-    feature_layout = "a|b|prompt"
-
-    def __init__(self, probs_MN):
-        self.probs_MN = probs_MN
-
-    def predict_member_proba(self, X):
-        return self.probs_MN
 
 
 def pool_with_scaled_prompts(scale, seed=0):

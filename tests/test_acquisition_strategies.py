@@ -23,11 +23,12 @@ from skbalpm.acquisition import (
     EntropyOnlyQueryStrategy,
     KNNRadiusCache,
     PowerBALDQueryStrategy,
-    PredictiveEntropyQueryStrategy,
     RandomQueryStrategy,
     SoftmaxBALDQueryStrategy,
     SoftRankBALDQueryStrategy,
     bald,
+    balpm_batch,
+    registered_strategies,
 )
 
 # Many tests call a strategy outside modAL with no acquired set on purpose (it is then
@@ -35,17 +36,7 @@ from skbalpm.acquisition import (
 # record it whatever the filters).
 pytestmark = pytest.mark.filterwarnings("ignore:.*without an acquired set:UserWarning")
 
-ALL_STRATEGIES = [
-    BALPMQueryStrategy,
-    EntropyOnlyQueryStrategy,
-    BALDQueryStrategy,
-    PredictiveEntropyQueryStrategy,
-    PowerBALDQueryStrategy,
-    SoftmaxBALDQueryStrategy,
-    SoftRankBALDQueryStrategy,
-    RandomQueryStrategy,
-    CoresetQueryStrategy,
-]
+ALL_STRATEGIES = list(registered_strategies().values())  # a new strategy is tested here too
 
 
 class LinearRewardEnsemble(ClassifierMixin, BaseEstimator):
@@ -67,6 +58,12 @@ class LinearRewardEnsemble(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X_a, X_b, _ = split_feature_blocks(np.asarray(X), self.feature_layout)
         return expit((X_a - X_b) @ self.W_.T).T  # (n_members, n_samples)
+
+    def predict_last_layer(self, X):
+        check_is_fitted(self)
+        X_a, X_b, _ = split_feature_blocks(np.asarray(X), self.feature_layout)
+        features = np.broadcast_to(X_a - X_b, (self.n_members, *X_a.shape))
+        return features, np.einsum("mnd,md->mn", features, self.W_)  # one head per member
 
 
 def make_pool(n=60, d=3, n_prompts=12, seed=0):
@@ -134,6 +131,42 @@ def test_balpm_matches_brute_force_pick_by_pick(beta, k, d):
     comp = strategy.last_components_
     np.testing.assert_allclose(comp.bald + beta * comp.entropy_term, scores, rtol=1e-12)
     assert comp.ball_count.dtype.kind == "i" and len(comp.radius) == 12
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"beta": 0.01, "k": 13},
+        {"beta": 0.5, "k": 4, "d": 2.0},
+        {"scaling": "standardize", "relative_beta": 2.0, "k": 5},
+        {"scaling": "rank", "k": 5},
+        {"scaling": "tiebreak", "k": 5},
+        {"beta": 0.0},
+    ],
+    ids=repr,
+)
+def test_balpm_batch_function_picks_what_the_class_picks(params):
+    X = make_pool(n=90, seed=4)
+    X[20:35, 6:] = X[3, 6:]  # duplicate prompts
+    clf = LinearRewardEnsemble(random_state=2).fit(X)
+    acquired = make_pool(n=10, seed=5)
+    strategy = BALPMQueryStrategy(**params, device="cpu")
+    idx, scores = strategy(clf, X, 15, X_acquired=acquired)
+    twin_idx, twin_scores = balpm_batch(
+        clf.predict_member_proba(X), X[:, 6:], acquired[:, 6:], 15, **params, device="cpu"
+    )
+    assert twin_idx.tolist() == idx.tolist()
+    np.testing.assert_array_equal(twin_scores, scores)
+
+
+def test_balpm_batch_function_checks_its_input():
+    probs, prompts = np.full((2, 5), 0.5), np.zeros((5, 3))
+    with pytest.raises(ValueError, match="beta must be"):
+        balpm_batch(probs, prompts, prompts[:0], 2, beta=-1.0)
+    with pytest.raises(ValueError, match="must agree"):
+        balpm_batch(probs[:, :4], prompts, prompts[:0], 2)
+    with pytest.raises(ValueError, match="n_instances"):
+        balpm_batch(probs, prompts, prompts[:0], 6)
 
 
 def test_balpm_with_duplicate_prompts_matches_brute_force():
@@ -314,7 +347,7 @@ def test_random_and_coreset():
 # --- calling convention and input resolution -----------------------------------------------
 
 
-@pytest.mark.parametrize("cls", ALL_STRATEGIES)
+@pytest.mark.parametrize("cls", ALL_STRATEGIES, ids=lambda cls: cls.name)
 def test_modal_convention_return_types(cls):
     X = make_pool(n=30)
     clf = LinearRewardEnsemble().fit(X)

@@ -36,20 +36,15 @@ from sklearn.exceptions import NotFittedError
 from test_acquisition_strategies import check_prompt_distances_scale
 
 from skbalpm import (
-    BALDQueryStrategy,
     BALPMQueryStrategy,
     CoresetQueryStrategy,
     EntropyOnlyQueryStrategy,
-    PowerBALDQueryStrategy,
-    PredictiveEntropyQueryStrategy,
     PreferenceEnsembleClassifier,
     PreferencePairEmbedder,
-    RandomQueryStrategy,
-    SoftmaxBALDQueryStrategy,
-    SoftRankBALDQueryStrategy,
     swap_response_blocks,
 )
 from skbalpm._features import feature_names, n_feature_blocks
+from skbalpm.acquisition import registered_strategies
 
 pytestmark = pytest.mark.slow  # about 30 s on a 2-core box
 
@@ -730,26 +725,16 @@ def test_fuzz_classifier_predict(method, kind):
 
 # ---------------------------------------------------------- query strategies
 
-STRATEGIES = {
-    BALPMQueryStrategy: {"device": "cpu"},
-    EntropyOnlyQueryStrategy: {"device": "cpu"},
-    CoresetQueryStrategy: {"random_state": 0},
-    BALDQueryStrategy: {},
-    PredictiveEntropyQueryStrategy: {},
-    PowerBALDQueryStrategy: {"random_state": 0},
-    SoftmaxBALDQueryStrategy: {"random_state": 0},
-    SoftRankBALDQueryStrategy: {"random_state": 0},
-    RandomQueryStrategy: {"random_state": 0},
-}
-READS_PROMPTS = (BALPMQueryStrategy, EntropyOnlyQueryStrategy, CoresetQueryStrategy)
-READS_MEMBERS = (
-    BALPMQueryStrategy,
-    BALDQueryStrategy,
-    PredictiveEntropyQueryStrategy,
-    PowerBALDQueryStrategy,
-    SoftmaxBALDQueryStrategy,
-    SoftRankBALDQueryStrategy,
-)
+
+def _fuzz_params(cls):
+    """Every registered strategy, seeded, on the CPU where it has a device."""
+    params = {"random_state": 0}
+    if "device" in cls().get_params():
+        params["device"] = "cpu"
+    return params
+
+
+STRATEGIES = {cls: _fuzz_params(cls) for cls in registered_strategies().values()}
 D_PROMPT = 4  # block width of the fitted classifiers
 
 
@@ -828,7 +813,9 @@ def strategy_case(draw, cls, models, kind):
     if draw(st.booleans()):
         n_instances = np.int64(n_instances)
     case = Case(kind)
-    reads_prompts, reads_members = issubclass(cls, READS_PROMPTS), issubclass(cls, READS_MEMBERS)
+    reads = cls(**params)._reads
+    # the classifier's member probabilities or its last layer: read the same way
+    reads_prompts, reads_members = "prompts" in reads, bool({"members", "last_layer"} & reads)
     # The pool's features are read for member probabilities, or for their prompt block
     # when no prompt_features are given; the random strategy reads nothing.
     reads_pool = reads_members or (reads_prompts and "prompt_features" not in kwargs)
@@ -906,7 +893,7 @@ def strategy_case(draw, cls, models, kind):
         error_if(reads_members, r"not fitted")
     elif kind == "no_classifier":
         clf = None
-        error_if(reads_members, r"predict_member_proba")
+        error_if(reads_members, r"predict_member_proba|predict_last_layer")
         if reads_prompts and not reads_members:  # no layout to read: 'auto' on the width
             case.error, case.may_pass = r"Cannot tell the layout", True
     return case, cls(**params), clf, X_pool, n_instances, kwargs
@@ -936,7 +923,7 @@ def _fuzz_strategy(cls, models, kind, data):
 
 
 @pytest.mark.parametrize("kind", QUERY_KINDS)
-@pytest.mark.parametrize("cls", list(STRATEGIES), ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("cls", list(STRATEGIES), ids=lambda cls: cls.name)
 def test_fuzz_query_strategy(cls, kind, fitted_classifiers):
     name = f"query[{cls.__name__}]"
     run_counted(name, _fuzz_strategy, N_QUERY, cls, fitted_classifiers, kind)
@@ -957,7 +944,7 @@ def _fuzz_strategy_param(cls, models, name, data):
     )
 
 
-@pytest.mark.parametrize("cls", list(STRATEGIES), ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("cls", list(STRATEGIES), ids=lambda cls: cls.name)
 def test_fuzz_query_strategy_parameters(cls, fitted_classifiers):
     for name in sorted(cls().get_params()):
         run_counted(

@@ -283,16 +283,20 @@ def test_bench_acquisition_writes_a_result_the_docs_render(bench, tmp_path):
     _, acquisition = bench
     docs = _fake_checkout(tmp_path, scripts=("bench_acquisition",))
     folder = docs / "benchmarks" / "speed"
-    argv = ["--n", "120", "--n-large", "160", "--batch", "4", "--dim", "6"]
+    argv = ["--n", "120", "--n-large", "160", "--batch", "4", "--dim", "6", "--strategy-batch", "5"]
     acquisition.main([*argv, "--datasets", "random", "--results-dir", str(folder)])
     result = json.loads((folder / "bench_acquisition_cpu.json").read_text(encoding="utf-8"))
     assert result["parameters"]["n"] == 120 and result["parameters"]["device"] == "cpu"
-    knn, batch, large = result["figures"]
+    knn, batch, large, batchbald, dopt, badge = result["figures"]
     assert knn["baseline"]["name"].startswith("one torch.mm")
     assert batch["baseline"]["name"].startswith("naive BAL-PM")
     assert batch["details"]["same indices"] is True
     assert batch["ratio"]["value"] == pytest.approx(batch["baseline"]["value"] / batch["value"])
     assert large["baseline"] is None and large["setting"].endswith("N = 160, d = 6")
+    assert batchbald["name"].startswith("BatchBALD batch (B = 5,")
+    assert dopt["name"].startswith("D-optimal") and badge["name"].startswith("BADGE")
+    for entry in (batchbald, badge):  # the peer where the `peers` extra is installed
+        assert entry["baseline"] is not None or "not installed" in entry["details"]["note"]
     out = tmp_path / "speed.rst.inc"
     _docs_extension().write_speed_results(docs, out)
     (table,) = _tables(_rst_without_sphinx_directives(out.read_text(encoding="utf-8")))

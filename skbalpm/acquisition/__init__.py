@@ -1,13 +1,19 @@
 """Query strategies (modAL calling convention) and the pure scores behind them.
 
 Every strategy is called as ``strategy(classifier, X_pool, n_instances=1, **kwargs)`` and
-returns ``(indices, scores)``; see :class:`BaseQueryStrategy`.
+returns ``(indices, scores)``; see :class:`BaseQueryStrategy`. Each strategy class has a
+``name`` under which the benchmark harness and the command line find it
+(:func:`registered_strategies`).
 """
 
-from skbalpm.acquisition._balpm import BALPMQueryStrategy, EntropyOnlyQueryStrategy
+from skbalpm.acquisition._badge import BadgeQueryStrategy, badge_batch, gradient_embeddings
+from skbalpm.acquisition._balpm import BALPMQueryStrategy, EntropyOnlyQueryStrategy, balpm_batch
 from skbalpm.acquisition._base import BaseQueryStrategy
+from skbalpm.acquisition._batchbald import BatchBALDQueryStrategy, batchbald_batch
 from skbalpm.acquisition._coreset import CoresetQueryStrategy
+from skbalpm.acquisition._fisher import DOptimalQueryStrategy, fisher_logdet_batch
 from skbalpm.acquisition._knn import KNNRadiusCache
+from skbalpm.acquisition._registry import registered_strategies, strategy_class
 from skbalpm.acquisition._scaling import bald_jackknife_se, empirical_cdf, robust_location_spread
 from skbalpm.acquisition._scores import (
     bald,
@@ -18,9 +24,12 @@ from skbalpm.acquisition._scores import (
     predictive_entropy,
 )
 from skbalpm.acquisition._stochastic import (
+    STOCHASTIC_MODES,
     PowerBALDQueryStrategy,
     SoftmaxBALDQueryStrategy,
     SoftRankBALDQueryStrategy,
+    StochasticQueryStrategy,
+    stochastic_log_weights,
 )
 from skbalpm.acquisition._uncertainty import (
     BALDQueryStrategy,
@@ -29,10 +38,14 @@ from skbalpm.acquisition._uncertainty import (
 )
 
 __all__ = [
+    "STOCHASTIC_MODES",
     "BALDQueryStrategy",
     "BALPMQueryStrategy",
+    "BadgeQueryStrategy",
     "BaseQueryStrategy",
+    "BatchBALDQueryStrategy",
     "CoresetQueryStrategy",
+    "DOptimalQueryStrategy",
     "EntropyOnlyQueryStrategy",
     "KNNRadiusCache",
     "PowerBALDQueryStrategy",
@@ -40,13 +53,22 @@ __all__ = [
     "RandomQueryStrategy",
     "SoftRankBALDQueryStrategy",
     "SoftmaxBALDQueryStrategy",
+    "StochasticQueryStrategy",
+    "badge_batch",
     "bald",
     "bald_jackknife_se",
     "ball_counts",
+    "balpm_batch",
+    "batchbald_batch",
     "empirical_cdf",
+    "fisher_logdet_batch",
+    "gradient_embeddings",
     "gumbel_noise",
     "knn_radius",
     "ksg_entropy_term",
     "predictive_entropy",
+    "registered_strategies",
     "robust_location_spread",
+    "stochastic_log_weights",
+    "strategy_class",
 ]

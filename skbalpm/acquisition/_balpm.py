@@ -15,10 +15,11 @@ scores, so the in-batch updates of e(x) go through the same map.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, check_array
 from tqdm.auto import tqdm
 
-from skbalpm.acquisition._base import BaseQueryStrategy
+from skbalpm._features import FEATURE_DTYPES
+from skbalpm.acquisition._base import BaseQueryStrategy, check_n_instances
 from skbalpm.acquisition._knn import (
     BallUpdater,
     KNNRadiusCache,
@@ -39,9 +40,9 @@ from skbalpm.acquisition._params import (
     check_verbose,
 )
 from skbalpm.acquisition._scaling import bald_jackknife_se, empirical_cdf, robust_location_spread
-from skbalpm.acquisition._scores import bald, ksg_entropy_term
+from skbalpm.acquisition._scores import _check_member_probs, bald, ksg_entropy_term
 
-__all__ = ["BALPMQueryStrategy", "EntropyOnlyQueryStrategy"]
+__all__ = ["BALPMQueryStrategy", "EntropyOnlyQueryStrategy", "balpm_batch"]
 
 
 SCALINGS = ("fixed", "standardize", "rank", "tiebreak")
@@ -136,36 +137,179 @@ class _GreedyKSG(BaseQueryStrategy):
 
     def _select(self, context, n_instances):
         epistemic_N = self._epistemic(context)
-        prompts_ND, acquired_AD = context.pool_prompts, context.acquired_prompts
-        # one unit for both sets: their distances stay in float range whatever their size
-        unit = distance_unit(prompts_ND, acquired_AD)
-        points = _Points(prompts_ND, _resolve_device(self.device), unit=unit)
-        radius_N = self._radius(prompts_ND, points)
-        counts_N = count_within(points, radius_N, acquired_AD, chunk_size=self.chunk_size)
-        entropy_N = ksg_entropy_term(radius_N, counts_N, self.d)
-        combine = self._combination(epistemic_N, entropy_N, context, n_instances)
-        score_N = combine(epistemic_N, entropy_N, slice(None))
-        available = np.ones(len(score_N), dtype=bool)
-        balls = BallUpdater(points, radius_N)
-        picks = np.empty(n_instances, dtype=np.intp)
-        parts = {name: np.empty(n_instances) for name in ("bald", "entropy_term", "radius")}
-        parts["ball_count"] = np.empty(n_instances, dtype=np.int64)
-        picked_scores = np.empty(n_instances)
-        for b in tqdm(range(n_instances), disable=not self.verbose, desc=type(self).__name__):
-            i = int(np.argmax(np.where(available, score_N, -np.inf)))  # ties: lowest index
-            picks[b], picked_scores[b] = i, score_N[i]
-            parts["bald"][b], parts["entropy_term"][b] = epistemic_N[i], entropy_N[i]
-            parts["radius"][b], parts["ball_count"][b] = radius_N[i], counts_N[i]
-            available[i] = False
-            if b + 1 == n_instances or combine.effective_beta == 0:
-                continue
-            # The new acquired point joins every ball that holds it: one distance row.
-            grown = balls.rows_containing(i)
-            counts_N[grown] += 1
-            entropy_N[grown] = ksg_entropy_term(radius_N[grown], counts_N[grown], self.d)
-            score_N[grown] = combine(epistemic_N[grown], entropy_N[grown], grown)
-        self.last_components_ = Bunch(**parts, effective_beta=float(combine.effective_beta))
-        return picks, picked_scores
+        picks, scores, self.last_components_ = _greedy_ksg_batch(
+            epistemic_N,
+            context.pool_prompts,
+            context.acquired_prompts,
+            n_instances,
+            radius=self._radius,
+            combination=lambda entropy_N: self._combination(
+                epistemic_N, entropy_N, context, n_instances
+            ),
+            d=self.d,
+            device=self.device,
+            chunk_size=self.chunk_size,
+            progress={"disable": not self.verbose, "desc": type(self).__name__},
+        )
+        return picks, scores
+
+
+def _greedy_ksg_batch(
+    epistemic_N,
+    prompts_ND,
+    acquired_AD,
+    n_instances,
+    *,
+    radius,
+    combination,
+    d,
+    device,
+    chunk_size,
+    progress,
+):
+    """The greedy batch of BAL-PM and its ablation, shared by the classes and the function.
+
+    ``radius(prompts_ND, points) -> radius_N`` gives the k-NN radii and
+    ``combination(entropy_N)`` the :class:`_Combination` of the call. Returns the picks,
+    their scores and the per-pick components (a Bunch).
+    """
+    # one unit for both sets: their distances stay in float range whatever their size
+    unit = distance_unit(prompts_ND, acquired_AD)
+    points = _Points(prompts_ND, _resolve_device(device), unit=unit)
+    radius_N = radius(prompts_ND, points)
+    counts_N = count_within(points, radius_N, acquired_AD, chunk_size=chunk_size)
+    entropy_N = ksg_entropy_term(radius_N, counts_N, d)
+    combine = combination(entropy_N)
+    score_N = combine(epistemic_N, entropy_N, slice(None))
+    available = np.ones(len(score_N), dtype=bool)
+    balls = BallUpdater(points, radius_N)
+    picks = np.empty(n_instances, dtype=np.intp)
+    parts = {name: np.empty(n_instances) for name in ("bald", "entropy_term", "radius")}
+    parts["ball_count"] = np.empty(n_instances, dtype=np.int64)
+    picked_scores = np.empty(n_instances)
+    for b in tqdm(range(n_instances), **progress):
+        i = int(np.argmax(np.where(available, score_N, -np.inf)))  # ties: lowest index
+        picks[b], picked_scores[b] = i, score_N[i]
+        parts["bald"][b], parts["entropy_term"][b] = epistemic_N[i], entropy_N[i]
+        parts["radius"][b], parts["ball_count"][b] = radius_N[i], counts_N[i]
+        available[i] = False
+        if b + 1 == n_instances or combine.effective_beta == 0:
+            continue
+        # The new acquired point joins every ball that holds it: one distance row.
+        grown = balls.rows_containing(i)
+        counts_N[grown] += 1
+        entropy_N[grown] = ksg_entropy_term(radius_N[grown], counts_N[grown], d)
+        score_N[grown] = combine(epistemic_N[grown], entropy_N[grown], grown)
+    components = Bunch(**parts, effective_beta=float(combine.effective_beta))
+    return picks, picked_scores, components
+
+
+def balpm_batch(
+    probs_MN,
+    pool_prompts,
+    acquired_prompts,
+    n_instances,
+    *,
+    beta=0.01,
+    k=13,
+    d=1.0,
+    scaling="fixed",
+    relative_beta=1.0,
+    device="auto",
+    chunk_size=2**23,
+):
+    """BAL-PM's greedy batch as a pure function: arrays in, picks and scores out.
+
+    The twin of :class:`~skbalpm.BALPMQueryStrategy` (same loop, same picks) for callers that
+    hold the member probabilities and prompt features themselves: score(x) = BALD(x) +
+    beta * e(x), e(x) = log(2 r_k(x) + 1e-4) - digamma(n_D(x) + 1) / d, with each pick
+    joining the acquired set D before the next (:ref:`design_balpm`). The k-NN radii are
+    computed afresh (the class can reuse them across rounds).
+
+    Parameters
+    ----------
+    probs_MN : array-like of shape (n_members, n_pool)
+        Member probabilities of class 0 (response_a preferred).
+    pool_prompts : array-like of shape (n_pool, d_prompt)
+        Prompt features of the pool.
+    acquired_prompts : array-like of shape (n_acquired, d_prompt)
+        Prompt features of the acquired set (may have 0 rows).
+    n_instances : int
+        Batch size, 1 <= n_instances <= n_pool.
+    beta, k, d, scaling, relative_beta, device, chunk_size
+        As for :class:`~skbalpm.BALPMQueryStrategy`.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,), int
+        Pool positions in pick order.
+    scores : ndarray of shape (n_instances,)
+        Each pick's score when it was picked.
+
+    Raises
+    ------
+    ValueError
+        A parameter out of range, or arrays whose shapes disagree.
+
+    References
+    ----------
+    L. Melo, P. Tigas, A. Abate, Y. Gal, "Deep Bayesian Active Learning for Preference
+    Modeling in Large Language Models", arXiv:2406.10023, 2024.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> probs = np.array([[0.2, 0.2, 0.2, 0.2], [0.8, 0.8, 0.8, 0.8]])  # equal BALD
+    >>> prompts = np.array([[0.0], [0.01], [0.02], [5.0]])  # three close, one apart
+    >>> idx, scores = balpm_batch(probs, prompts, prompts[:0], 2, beta=1.0, k=2, device="cpu")
+    >>> idx.tolist()
+    [3, 0]
+    """
+    params = {"beta": beta, "k": k, "d": d, "scaling": scaling, "relative_beta": relative_beta}
+    # the strategy's own checks, with its messages
+    BALPMQueryStrategy(**params, device=device, chunk_size=chunk_size)._validate_params()
+    probs_MN = _check_member_probs(probs_MN)
+    pool_prompts = check_array(pool_prompts, dtype=FEATURE_DTYPES, input_name="pool_prompts")
+    acquired_prompts = np.asarray(acquired_prompts)
+    if acquired_prompts.size == 0:
+        acquired_prompts = np.empty((0, pool_prompts.shape[1]), dtype=pool_prompts.dtype)
+    acquired_prompts = check_array(
+        acquired_prompts,
+        dtype=FEATURE_DTYPES,
+        ensure_min_samples=0,
+        input_name="acquired_prompts",
+    )
+    n_pool = pool_prompts.shape[0]
+    if probs_MN.shape[1] != n_pool or acquired_prompts.shape[1] != pool_prompts.shape[1]:
+        raise ValueError(
+            f"probs_MN has {probs_MN.shape[1]} columns and pool_prompts {n_pool} rows of "
+            f"width {pool_prompts.shape[1]} (acquired_prompts: width "
+            f"{acquired_prompts.shape[1]}); they must agree."
+        )
+    check_n_instances(n_instances, n_pool)
+    epistemic_N = bald(probs_MN)
+    kwargs = {"chunk_size": chunk_size}
+    picks, scores, _ = _greedy_ksg_batch(
+        epistemic_N,
+        np.ascontiguousarray(pool_prompts),
+        np.ascontiguousarray(acquired_prompts),
+        int(n_instances),
+        radius=lambda prompts, points: knn_search(points, min(k, n_pool), **kwargs).radius_N,
+        combination=lambda entropy_N: _Combination(
+            scaling,
+            float(beta),
+            float(relative_beta),
+            epistemic_N,
+            entropy_N,
+            probs_MN,
+            int(n_instances),
+        ),
+        d=d,
+        device=device,
+        chunk_size=chunk_size,
+        progress={"disable": True},
+    )
+    return picks, scores
 
 
 class BALPMQueryStrategy(_GreedyKSG):
@@ -271,6 +415,9 @@ class BALPMQueryStrategy(_GreedyKSG):
     [3, 0]
     """
 
+    name = "balpm"
+    _reads = frozenset({"members", "prompts"})
+
     def __init__(
         self,
         beta=0.01,
@@ -371,6 +518,9 @@ class EntropyOnlyQueryStrategy(_GreedyKSG):
     >>> idx.tolist()
     [3, 0]
     """
+
+    name = "entropy-only"
+    _reads = frozenset({"prompts"})
 
     def __init__(
         self,

@@ -3,8 +3,11 @@
 A strategy is called as ``strategy(classifier, X_pool, n_instances=1, **kwargs)`` and
 returns ``(indices, scores)``. ``classifier`` may be a modAL ``ActiveLearner`` (duck-typed:
 it has ``estimator`` and ``X_training``; modAL itself is never imported), a fitted
-:class:`~skbalpm.PreferenceEnsembleClassifier`, or a :class:`~sklearn.pipeline.Pipeline`
-ending in one, whose earlier steps turn the pool into features.
+:class:`~skbalpm.PreferenceEnsembleClassifier`, a :class:`~sklearn.pipeline.Pipeline`
+ending in one, whose earlier steps turn the pool into features, or a modAL ``Committee``
+(duck-typed: it has ``learner_list``), whose learners are the ensemble's members: member
+m's probability is learner m's ``predict_proba(X)[:, 0]``, the acquired set is the first
+learner's ``X_training`` and its Pipeline steps (if any) give the pool's features.
 
 Where the prompt block of the pool's features lies is resolved as in the classifier: the
 layout it was fitted with (``feature_layout_``), else its ``feature_layout`` parameter
@@ -30,6 +33,7 @@ from skbalpm._features import (
     split_feature_blocks,
 )
 from skbalpm.acquisition._params import check_random_state_param
+from skbalpm.acquisition._registry import register_strategy
 
 __all__ = ["BaseQueryStrategy"]
 
@@ -38,11 +42,32 @@ def _is_active_learner(obj) -> bool:
     return hasattr(obj, "estimator") and hasattr(obj, "X_training")
 
 
+def _is_committee(obj) -> bool:
+    return hasattr(obj, "learner_list") and not hasattr(obj, "estimator")
+
+
+def _committee_estimators(committee):
+    """The learners' estimators of a modAL Committee (each learner is one member)."""
+    learners = list(committee.learner_list)
+    if not learners or not all(_is_active_learner(learner) for learner in learners):
+        raise ValueError(
+            "A modAL Committee serves as the ensemble when it has at least one learner, each "
+            "a modAL ActiveLearner (with .estimator and .X_training); got "
+            f"{[type(learner).__name__ for learner in learners]}."
+        )
+    return [learner.estimator for learner in learners]
+
+
 class _QueryContext:
     """The pool as the strategies see it; each piece is computed once, on first use."""
 
     def __init__(self, classifier, X_pool, X_acquired, prompt_features, acquired_prompt_features):
         estimator = classifier
+        self._committee = None
+        if _is_committee(classifier):
+            # each learner is one member; the first one's Pipeline steps give the features
+            self._committee = _committee_estimators(classifier)
+            classifier = classifier.learner_list[0]
         if _is_active_learner(classifier):
             estimator = classifier.estimator
             if X_acquired is None:
@@ -117,20 +142,10 @@ class _QueryContext:
     def member_probs(self) -> np.ndarray:
         """Member probabilities of class 0, shape (n_members, n_pool), checked."""
         if "member_probs" not in self._cache:
-            est = self.final_estimator
-            if not hasattr(est, "predict_member_proba"):
-                raise TypeError(
-                    "This query strategy needs per-member probabilities: the classifier "
-                    "(or the last step of the Pipeline) must have predict_member_proba(X) "
-                    "-> (n_members, n_samples), like skbalpm.PreferenceEnsembleClassifier; "
-                    f"got {type(est).__name__}."
-                )
-            if hasattr(est, "fit"):  # an sklearn estimator (duck-typed doubles need not be)
-                check_is_fitted(est)
-            self.features  # noqa: B018 (computes and validates the classifier input)
-            probs = np.asarray(
-                est.predict_member_proba(self._cache["classifier_input"]), dtype=np.float64
-            )
+            if self._committee is not None:
+                probs = np.vstack([self._learner_probs(est) for est in self._committee])
+            else:
+                probs = self._ensemble_probs()
             if probs.ndim != 2 or probs.shape[1] != self.n_pool:
                 raise ValueError(
                     "predict_member_proba must return shape (n_members, n_pool="
@@ -145,6 +160,106 @@ class _QueryContext:
                 )
             self._cache["member_probs"] = probs
         return self._cache["member_probs"]
+
+    def _ensemble_probs(self):
+        est = self.final_estimator
+        if not hasattr(est, "predict_member_proba"):
+            raise TypeError(
+                "This query strategy needs per-member probabilities: the classifier "
+                "(or the last step of the Pipeline) must have predict_member_proba(X) "
+                "-> (n_members, n_samples), like skbalpm.PreferenceEnsembleClassifier, "
+                f"or be a modAL Committee (each learner one member); got {type(est).__name__}."
+            )
+        if hasattr(est, "fit"):  # an sklearn estimator (duck-typed doubles need not be)
+            check_is_fitted(est)
+        self.features  # noqa: B018 (computes and validates the classifier input)
+        return np.asarray(
+            est.predict_member_proba(self._cache["classifier_input"]), dtype=np.float64
+        )
+
+    def _learner_probs(self, estimator):
+        """One committee member: its estimator's P(classes_[0]), shape (1, n_pool)."""
+        if not hasattr(estimator, "predict_proba"):
+            raise TypeError(
+                "Every learner of a modAL Committee needs an estimator with predict_proba; "
+                f"got {type(estimator).__name__}."
+            )
+        check_is_fitted(estimator)
+        if isinstance(estimator, Pipeline):
+            X = self.X_pool  # its own steps transform the raw pool
+        else:
+            self.features  # noqa: B018 (computes and validates the classifier input)
+            X = self._cache["classifier_input"]
+        proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
+        if proba.ndim != 2 or proba.shape != (self.n_pool, 2):
+            raise ValueError(
+                "A committee member's predict_proba must return shape (n_pool="
+                f"{self.n_pool}, 2): binary preferences; got {proba.shape}."
+            )
+        return proba[None, :, 0]
+
+    @property
+    def last_layer(self):
+        """Each head's last-layer features of the pool (n_heads, n_pool, d) and logits."""
+        if "last_layer" not in self._cache:
+            self.features  # noqa: B018 (computes and validates the classifier input)
+            self._cache["last_layer"] = self._last_layer_of(
+                self.X_pool, self._cache["classifier_input"], self.n_pool
+            )
+        return self._cache["last_layer"]
+
+    @property
+    def acquired_last_layer(self):
+        """The same for the acquired set (n_heads, n_acquired, d) (maybe 0 rows)."""
+        if "acquired_last_layer" not in self._cache:
+            features_HND, _ = self.last_layer
+            n_heads, _, d = features_HND.shape
+            X = self.X_acquired
+            if X is None or _num_samples(X) == 0:
+                result = (np.empty((n_heads, 0, d)), np.empty((n_heads, 0)))
+            else:
+                transformed = self._transform(X, "X_acquired")
+                checked = self._checked(transformed, "X_acquired")
+                classifier_input = transformed if hasattr(transformed, "columns") else checked
+                result = self._last_layer_of(X, classifier_input, checked.shape[0])
+            self._cache["acquired_last_layer"] = result
+        return self._cache["acquired_last_layer"]
+
+    def _last_layer_of(self, X_raw, classifier_input, n_rows):
+        """Heads of the classifier (or of every committee learner, heads side by side)."""
+        parts = []
+        for estimator in self._committee or [None]:
+            final, X = self.final_estimator, classifier_input
+            if isinstance(estimator, Pipeline):
+                final, X = estimator[-1], estimator[:-1].transform(X_raw)
+            elif estimator is not None:
+                final = estimator
+            if not hasattr(final, "predict_last_layer"):
+                raise TypeError(
+                    "This query strategy needs the classifier's last layer: it must have "
+                    "predict_last_layer(X) -> (features (n_heads, n, d), logits (n_heads, "
+                    f"n)), like skbalpm.PreferenceEnsembleClassifier; got {type(final).__name__}."
+                )
+            if hasattr(final, "fit"):
+                check_is_fitted(final)
+            features, logits = final.predict_last_layer(X)
+            features, logits = np.asarray(features, np.float64), np.asarray(logits, np.float64)
+            if (
+                features.ndim != 3
+                or features.shape[1] != n_rows
+                or logits.shape != features.shape[:2]
+            ):
+                raise ValueError(
+                    f"predict_last_layer must return features (n_heads, {n_rows}, d) and logits "
+                    f"(n_heads, {n_rows}); got {features.shape} and {logits.shape}."
+                )
+            parts.append((features, logits))
+        if len({features.shape[2] for features, _ in parts}) > 1:
+            raise ValueError(
+                "The committee's learners have last layers of different widths "
+                f"{[features.shape[2] for features, _ in parts]}; they must agree."
+            )
+        return np.concatenate([f for f, _ in parts]), np.concatenate([lg for _, lg in parts])
 
     def _prompt_block(self, X, names, what, kwarg):
         # the acquired set's own column names must agree with the pool's layout too
@@ -220,6 +335,14 @@ class BaseQueryStrategy(BaseEstimator):
     pool as ``features``, ``member_probs`` (n_members, n_pool), ``pool_prompts`` and
     ``acquired_prompts``.
 
+    A subclass that sets a class attribute ``name`` (e.g. ``name = "bald"``) registers
+    itself: the benchmark harness (``skbalpm benchmark --strategies NAME``),
+    :func:`~skbalpm.benchmark.make_strategy` and the tests then find it by that name
+    (:func:`~skbalpm.acquisition.registered_strategies`). A subclass that scores each pool
+    row on its own can implement ``_score(context) -> scores_N`` instead of ``_select``:
+    it then takes the top ``n_instances`` rows, and ``stochastic(NAME)`` samples from its
+    scores (:class:`~skbalpm.StochasticQueryStrategy`).
+
     Examples
     --------
     A strategy that picks the pairs whose ensemble-mean prediction is closest to 1/2:
@@ -237,6 +360,18 @@ class BaseQueryStrategy(BaseEstimator):
     >>> ClosestToHalf()(Fixed(), np.zeros((3, 6)), n_instances=2)[0].tolist()
     [1, 2]
     """
+
+    name = None
+    """The strategy's registered name (None: not registered)."""
+
+    _reads = frozenset()
+    """Which inputs the picks depend on: "members" (member probabilities), "prompts"
+    (prompt features), "last_layer" (the classifier's last-layer features)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name") is not None:
+            register_strategy(cls)
 
     def _random_state(self):
         # One generator per strategy object, advanced across calls: rounds get fresh noise,
@@ -265,9 +400,10 @@ class BaseQueryStrategy(BaseEstimator):
 
         Parameters
         ----------
-        classifier : ActiveLearner, PreferenceEnsembleClassifier or Pipeline
+        classifier : ActiveLearner, Committee, PreferenceEnsembleClassifier or Pipeline
             A modAL ``ActiveLearner`` (its ``estimator`` and ``X_training`` are used), a
-            fitted classifier with ``predict_member_proba``, or a Pipeline ending in one.
+            modAL ``Committee`` (each learner one member of the ensemble), a fitted
+            classifier with ``predict_member_proba``, or a Pipeline ending in one.
         X_pool : array-like of shape (n_pool, ...)
             The unlabeled pool, in whatever form ``classifier`` accepts (features, or raw
             triples for a Pipeline with an embedder).
@@ -342,6 +478,7 @@ class BaseQueryStrategy(BaseEstimator):
             X_acquired is not None
             or acquired_prompt_features is not None
             or _is_active_learner(classifier)
+            or _is_committee(classifier)
         )
         if self._reads_acquired_set() and not acquired_set_given:
             self._warn_once_no_acquired_set()
@@ -351,8 +488,22 @@ class BaseQueryStrategy(BaseEstimator):
         indices, scores = self._select(context, int(n_instances))
         return np.asarray(indices, dtype=np.intp), np.asarray(scores, dtype=np.float64)
 
-    def _select(self, context, n_instances):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _select(self, context, n_instances):
+        # strategies that score each row on their own: the top n_instances
+        scores_N = self._score(context)
+        indices = top_n(scores_N, n_instances)
+        return indices, scores_N[indices]
+
+    def _score(self, context):  # pragma: no cover - abstract
+        raise NotImplementedError(
+            f"{type(self).__name__} implements neither _select(context, n_instances) nor "
+            "_score(context)."
+        )
+
+    @classmethod
+    def _scores_each_row(cls) -> bool:
+        """Whether the strategy's picks are the top of a per-row score (``_score``)."""
+        return cls._score is not BaseQueryStrategy._score
 
     def _validate_params(self):
         """Check the constructor parameters; subclasses extend it (cheap, no pool work)."""
@@ -381,6 +532,14 @@ class BaseQueryStrategy(BaseEstimator):
 
 def _is_int(value) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def check_n_instances(n_instances, n_pool) -> None:
+    """``n_instances`` is an int in [1, n_pool] (for the pure batch functions)."""
+    if isinstance(n_instances, bool) or not isinstance(n_instances, int | np.integer):
+        raise ValueError(f"n_instances must be a positive int; got {n_instances!r}.")
+    if not 1 <= n_instances <= n_pool:
+        raise ValueError(f"n_instances must lie in [1, n_pool={n_pool}]; got {n_instances}.")
 
 
 def top_n(scores_N, n) -> np.ndarray:

@@ -45,6 +45,9 @@ class CoresetQueryStrategy(BaseQueryStrategy):
     ([3, 2], [10.0, 5.0])
     """
 
+    name = "coreset"
+    _reads = frozenset({"prompts"})
+
     def __init__(self, random_state=None):
         self.random_state = random_state
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skbalpm.acquisition._base import BaseQueryStrategy, top_n
+from skbalpm.acquisition._base import BaseQueryStrategy
 from skbalpm.acquisition._scores import bald, predictive_entropy
 
 __all__ = ["BALDQueryStrategy", "PredictiveEntropyQueryStrategy", "RandomQueryStrategy"]
@@ -27,6 +27,8 @@ class RandomQueryStrategy(BaseQueryStrategy):
     >>> len(set(idx.tolist())), scores.tolist()
     (4, [0.0, 0.0, 0.0, 0.0])
     """
+
+    name = "random"
 
     def __init__(self, random_state=None):
         self.random_state = random_state
@@ -62,13 +64,14 @@ class BALDQueryStrategy(BaseQueryStrategy):
     [1, 2]
     """
 
+    name = "bald"
+    _reads = frozenset({"members"})
+
     def __init__(self, random_state=None):
         self.random_state = random_state
 
-    def _select(self, context, n_instances):
-        scores = bald(context.member_probs)
-        indices = top_n(scores, n_instances)
-        return indices, scores[indices]
+    def _score(self, context):
+        return bald(context.member_probs)
 
 
 class PredictiveEntropyQueryStrategy(BaseQueryStrategy):
@@ -95,10 +98,11 @@ class PredictiveEntropyQueryStrategy(BaseQueryStrategy):
     [0]
     """
 
+    name = "entropy"
+    _reads = frozenset({"members"})
+
     def __init__(self, random_state=None):
         self.random_state = random_state
 
-    def _select(self, context, n_instances):
-        scores = predictive_entropy(context.member_probs)
-        indices = top_n(scores, n_instances)
-        return indices, scores[indices]
+    def _score(self, context):
+        return predictive_entropy(context.member_probs)

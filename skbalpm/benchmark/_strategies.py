@@ -1,29 +1,45 @@
-"""Names of the query strategies the benchmark can build (resolved lazily)."""
+"""Names of the query strategies the benchmark can build: views of the one registry.
+
+Every strategy class of :mod:`skbalpm.acquisition` with a ``name`` registers itself
+(:func:`skbalpm.acquisition.registered_strategies`); these functions read that registry,
+so a new strategy needs no edit here.
+"""
 
 from __future__ import annotations
 
-import ast
-import importlib
-import re
+from collections.abc import Mapping
 
-STRATEGY_CLASSES = {
-    "random": "RandomQueryStrategy",
-    "bald": "BALDQueryStrategy",
-    "powerbald": "PowerBALDQueryStrategy",
-    "softmaxbald": "SoftmaxBALDQueryStrategy",
-    "softrankbald": "SoftRankBALDQueryStrategy",
-    "entropy": "PredictiveEntropyQueryStrategy",
-    "entropy-only": "EntropyOnlyQueryStrategy",
-    "coreset": "CoresetQueryStrategy",
-    "balpm": "BALPMQueryStrategy",
-}
-"""Benchmark names -> classes of :mod:`skbalpm.acquisition`."""
+from skbalpm.acquisition._registry import (
+    make_from_spec,
+    parse_spec,
+    registered_strategies,
+    split_top_level,
+    strategy_class,
+)
+
+
+class _StrategyNames(Mapping):
+    """Read-only, live view of the registry: strategy name -> class name."""
+
+    def __getitem__(self, name):
+        return registered_strategies()[name].__name__
+
+    def __iter__(self):
+        return iter(registered_strategies())
+
+    def __len__(self):
+        return len(registered_strategies())
+
+    def __repr__(self):
+        return repr(dict(self))
+
+
+STRATEGY_CLASSES = _StrategyNames()
+"""Benchmark names -> names of the classes of :mod:`skbalpm.acquisition` (a read-only view
+of the registry: every strategy class with a ``name`` is in it)."""
 
 DEFAULT_STRATEGIES = ("random", "bald", "powerbald", "balpm")
 """Strategies a benchmark compares when none are named: random, BALD, PowerBALD, BAL-PM."""
-
-
-_SPEC = re.compile(r"^\s*([A-Za-z_-]+)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 
 
 def parse_strategy_spec(spec):
@@ -32,9 +48,11 @@ def parse_strategy_spec(spec):
     Parameters
     ----------
     spec : str
-        A name of :data:`STRATEGY_CLASSES`, optionally followed by constructor keyword
-        arguments in parentheses; values are Python literals, or bare words taken as
-        strings (``scaling=rank``).
+        A name of :data:`STRATEGY_CLASSES`, optionally followed by constructor arguments
+        in parentheses: ``key=value``, or before those positional values where the class
+        takes them (the wrapped score of ``stochastic``). Values are Python literals, or bare
+        words and nested specs taken as strings (``scaling=rank``, the ``bald`` of
+        ``stochastic(bald, mode=power)``).
 
     Returns
     -------
@@ -54,23 +72,11 @@ def parse_strategy_spec(spec):
     ('balpm', {'beta': 0.001, 'scaling': 'rank'})
     >>> parse_strategy_spec("bald")
     ('bald', {})
+    >>> parse_strategy_spec("stochastic(bald, mode=power)")
+    ('stochastic', {'score': 'bald', 'mode': 'power'})
     """
-    match = _SPEC.match(str(spec))
-    if match is None:
-        raise ValueError(
-            f"Cannot read the strategy {spec!r}: expected NAME or NAME(key=value, ...)."
-        )
-    name, arguments = canonical_name(match.group(1)), match.group(2)
-    params = {}
-    for item in filter(None, (part.strip() for part in (arguments or "").split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise ValueError(f"Cannot read {item!r} in the strategy {spec!r}: expected key=value.")
-        try:
-            params[key.strip()] = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            params[key.strip()] = value.strip()  # a bare word: a string option
-    return name, params
+    cls, params = parse_spec(spec)
+    return cls.name, params
 
 
 def strategy_label(spec):
@@ -113,16 +119,7 @@ def split_strategy_list(text):
     >>> split_strategy_list("random, balpm(beta=0.1,k=7),bald")
     ['random', 'balpm(beta=0.1,k=7)', 'bald']
     """
-    specs, depth, current = [], 0, []
-    for char in str(text):
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if char == "," and depth == 0:
-            specs.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    specs.append("".join(current))
-    return [spec.strip() for spec in specs if spec.strip()]
+    return split_top_level(text)
 
 
 def make_strategy(name, **params):
@@ -132,8 +129,8 @@ def make_strategy(name, **params):
     ----------
     name : str
         One of :data:`STRATEGY_CLASSES` (case and ``_`` / ``-`` insensitive, e.g. "BAL-PM"),
-        optionally with arguments: ``"balpm(beta=0.001)"`` (see
-        :func:`parse_strategy_spec`).
+        optionally with arguments: ``"balpm(beta=0.001)"``,
+        ``"stochastic(bald, mode=power)"`` (see :func:`parse_strategy_spec`).
     **params
         Passed to the strategy's constructor (override the spec's arguments).
 
@@ -146,15 +143,15 @@ def make_strategy(name, **params):
     --------
     >>> make_strategy("balpm(scaling=rank)").scaling
     'rank'
+    >>> make_strategy("stochastic(entropy, mode=softmax)")
+    StochasticQueryStrategy(mode='softmax', score='entropy')
     >>> try:
     ...     make_strategy("nope")
     ... except ValueError as e:
     ...     print(str(e)[:24])
     Unknown query strategy '
     """
-    canonical, spec_params = parse_strategy_spec(name)
-    module = importlib.import_module("skbalpm.acquisition")
-    return getattr(module, STRATEGY_CLASSES[canonical])(**{**spec_params, **params})
+    return make_from_spec(name, **params)
 
 
 def canonical_name(name):
@@ -174,10 +171,4 @@ def canonical_name(name):
     >>> canonical_name("BAL-PM"), canonical_name("entropy_only")
     ('balpm', 'entropy-only')
     """
-    key = str(name).lower().replace("_", "").replace("-", "")
-    for canonical in STRATEGY_CLASSES:
-        if canonical.replace("-", "") == key:
-            return canonical
-    raise ValueError(
-        f"Unknown query strategy {name!r}; expected one of {sorted(STRATEGY_CLASSES)}."
-    )
+    return strategy_class(name).name
