@@ -122,7 +122,8 @@ def main():
         table = pd.DataFrame(spreads(name, args.seeds))
         if len(previous):
             previous = previous[previous.dataset != name]
-        previous = pd.concat([previous, table], ignore_index=True)
+        # the columns of this version of the script (an older file's extra ones dropped)
+        previous = pd.concat([previous, table], ignore_index=True)[table.columns]
         previous.to_csv(path, index=False)  # after every data set: nothing lost on failure
     summary = (
         previous.groupby(["dataset", "learner", "n_labels"], sort=False)[

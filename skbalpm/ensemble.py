@@ -147,7 +147,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
     n_members : int or "auto", default="auto"
         Number of members: posterior draws (``"laplace"``) or independently initialised
         adapters (``"deep-ensemble"``; 5 in the paper). ``"auto"`` takes
-        :data:`AUTO_N_MEMBERS` of the method: 50 draws, or 5 adapters.
+        ``AUTO_N_MEMBERS`` of the method: 50 draws, or 5 adapters.
     method : {"laplace", "deep-ensemble"}, default="laplace"
         How the rewards are learned (see above).
     feature_layout : {"auto", "a|b|prompt", "a|b"}, default="auto"
