@@ -238,8 +238,9 @@ def _atomic_write(path, text):
 def _plain(value):
     """A parameter as JSON holds it: paths beside the checkout relative to it."""
     if isinstance(value, os.PathLike):
-        path = Path(value).resolve()
-        if path.is_relative_to(REPO.parent):  # e.g. ../shared/data: no machine's own prefix
-            return Path(os.path.relpath(path, REPO)).as_posix()
-        return path.as_posix()
+        # as written first: ../shared may be a link to a folder elsewhere
+        for path in (Path(os.path.abspath(value)), Path(value).resolve()):
+            if path.is_relative_to(REPO.parent):  # e.g. ../shared/data: no machine's prefix
+                return Path(os.path.relpath(path, REPO)).as_posix()
+        return Path(value).resolve().as_posix()
     return value
