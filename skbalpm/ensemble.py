@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
 from skbalpm import _laplace, _torch_ensemble
+from skbalpm._embedding_backends import resolve_device
 from skbalpm._features import (
     FEATURE_DTYPES,
     FEATURE_LAYOUTS,
@@ -735,15 +736,7 @@ class PreferenceEnsembleClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _resolve_device(self, for_fit):
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError):  # torch's own message lists every device type
-            raise ValueError(
-                f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<n>' (a torch device); got "
-                f"{self.device!r}."
-            ) from None
+        device = torch.device(resolve_device(self.device))  # "auto" and the name checked
         if device.type == "cuda" and not torch.cuda.is_available():
             if for_fit:
                 raise ValueError(f"device={self.device!r} was requested but CUDA is unavailable.")
