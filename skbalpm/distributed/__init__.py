@@ -1,0 +1,9 @@
+"""Past one machine: embedding, pool scoring and benchmark runs on Ray.
+
+Everything here needs the extra ``ray`` (``pip install "skbalpm[ray]"``: Ray Data, and
+faiss for neighbours); the rest of the package never imports Ray. Each function takes a
+Ray Dataset (or a path Ray Data reads) and connects to the running Ray cluster, or starts
+a local one, as ``ray.data`` does.
+"""
+
+__all__: list[str] = []
