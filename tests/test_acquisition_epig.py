@@ -255,3 +255,24 @@ def test_bad_target_rows_are_reported_as_x_target(fitted):
         EPIGQueryStrategy(X_target=pool[:5, :-1])(clf, pool, 2)
     with pytest.raises(ValueError, match=r"EPIGQueryStrategy: X_target: .*NaN"):
         EPIGQueryStrategy(X_target=np.full_like(pool[:5], np.nan))(clf, pool, 2)
+
+
+def test_modal_active_learner_loop_with_epig():
+    modal = pytest.importorskip("modAL.models", reason="needs the `modal` extra")
+    data = make_synthetic_preferences(n_samples=100, n_features=4, random_state=2)
+    learner = modal.ActiveLearner(
+        estimator=PreferenceEnsembleClassifier(
+            n_members=3, n_random_features=16, feature_layout=data.feature_layout, random_state=0
+        ),
+        query_strategy=EPIGQueryStrategy(n_targets=15, X_target=data.X[80:], random_state=0),
+        X_training=data.X[:20],
+        y_training=data.y[:20],
+    )
+    pool_rows = np.arange(20, 80)
+    for _ in range(2):  # query, teach, query again
+        idx, rows = learner.query(data.X[pool_rows], n_instances=4)
+        assert len(set(np.asarray(idx).tolist())) == 4
+        np.testing.assert_array_equal(rows, data.X[pool_rows[idx]])
+        learner.teach(rows, data.y[pool_rows[idx]])
+        pool_rows = np.delete(pool_rows, idx)
+    assert len(learner.y_training) == 28
