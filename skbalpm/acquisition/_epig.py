@@ -25,7 +25,6 @@ O(M (N + T) + chunk_size) and no (N, T, M, 2, 2) table is ever built.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import xlogy
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _num_samples
 
@@ -37,13 +36,15 @@ __all__ = ["EPIGQueryStrategy", "epig_scores"]
 
 _SERIES_BELOW = 0.01  # |u| below it: the series of (1 + u) log(1 + u) - u (error < 1e-15)
 # its terms (-u)^k / (k (k - 1)) for k = 8 .. 2, divided by u^2 (np.polyval's order)
+_ABOVE_MINUS_ONE = np.nextafter(-1.0, 0.0)
 _SERIES_COEFFS = np.array([(-1.0) ** k / (k * (k - 1)) for k in range(8, 1, -1)])
 
 
 def _excess(u):
     """(1 + u) log(1 + u) - u for u >= -1: >= 0, exact to rounding also near 0."""
     u = np.maximum(u, -1.0)  # a joint probability rounded below 0 counts as 0
-    excess = xlogy(1.0 + u, 1.0 + u) - u
+    # (1 + u) log(1 + u) is 0 at u = -1: the log's argument is kept finite there
+    excess = (1.0 + u) * np.log1p(np.maximum(u, _ABOVE_MINUS_ONE)) - u
     small = np.abs(u) < _SERIES_BELOW
     if small.any():
         u_small = u[small]
