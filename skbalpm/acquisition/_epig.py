@@ -35,8 +35,8 @@ from skbalpm.acquisition._scores import _check_member_probs
 __all__ = ["EPIGQueryStrategy", "epig_scores"]
 
 _SERIES_BELOW = 0.01  # |u| below it: the series of (1 + u) log(1 + u) - u (error < 1e-15)
-# its terms (-u)^k / (k (k - 1)) for k = 8 .. 2, divided by u^2 (np.polyval's order)
 _ABOVE_MINUS_ONE = np.nextafter(-1.0, 0.0)
+# the series' terms (-u)^k / (k (k - 1)) for k = 8 .. 2, over u^2 (np.polyval's order)
 _SERIES_COEFFS = np.array([(-1.0) ** k / (k * (k - 1)) for k in range(8, 1, -1)])
 
 
