@@ -287,7 +287,7 @@ def test_bench_acquisition_writes_a_result_the_docs_render(bench, tmp_path):
     acquisition.main([*argv, "--datasets", "random", "--results-dir", str(folder)])
     result = json.loads((folder / "bench_acquisition_cpu.json").read_text(encoding="utf-8"))
     assert result["parameters"]["n"] == 120 and result["parameters"]["device"] == "cpu"
-    knn, batch, large, batchbald, dopt, badge = result["figures"]
+    knn, batch, large, batchbald, dopt, badge, epig = result["figures"]
     assert knn["baseline"]["name"].startswith("one torch.mm")
     assert batch["baseline"]["name"].startswith("naive BAL-PM")
     assert batch["details"]["same indices"] is True
@@ -295,6 +295,7 @@ def test_bench_acquisition_writes_a_result_the_docs_render(bench, tmp_path):
     assert large["baseline"] is None and large["setting"].endswith("N = 160, d = 6")
     assert batchbald["name"].startswith("BatchBALD batch (B = 5,")
     assert dopt["name"].startswith("D-optimal") and badge["name"].startswith("BADGE")
+    assert epig["name"].startswith("EPIG batch (B = 5,") and "no peer" in epig["details"]["note"]
     for entry in (batchbald, badge):  # the peer where the `peers` extra is installed
         assert entry["baseline"] is not None or "not installed" in entry["details"]["note"]
     out = tmp_path / "speed.rst.inc"

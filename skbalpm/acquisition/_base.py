@@ -62,6 +62,7 @@ class _QueryContext:
     """The pool as the strategies see it; each piece is computed once, on first use."""
 
     def __init__(self, classifier, X_pool, X_acquired, prompt_features, acquired_prompt_features):
+        self._classifier = classifier  # as given: member_probs_of scores other rows with it
         estimator = classifier
         self._committee = None
         if _is_committee(classifier):
@@ -160,6 +161,10 @@ class _QueryContext:
                 )
             self._cache["member_probs"] = probs
         return self._cache["member_probs"]
+
+    def member_probs_of(self, X):
+        """Member probabilities of other rows (same kind as the pool) by the same classifier."""
+        return _QueryContext(self._classifier, X, None, None, None).member_probs
 
     def _ensemble_probs(self):
         est = self.final_estimator
