@@ -171,6 +171,13 @@ def test_knn_radii_checks_its_arguments(prompts, kwargs, match):
         knn_radii(prompts, **{"k": 13, **kwargs})
 
 
+def test_faiss_gpu_asked_for_and_absent_is_an_error(prompts):
+    if faiss.get_num_gpus() > 0:
+        pytest.skip("faiss sees a GPU here")
+    with pytest.raises(ValueError, match="faiss sees no GPU"):
+        knn_radii(prompts, 13, method="faiss-ivf", use_gpu=True)
+
+
 def test_balpm_batch_checks_given_radii(prompts):
     probs_MN = np.full((2, 10), 0.5)
     with pytest.raises(ValueError, match="radius_N must hold 10 finite radii"):

@@ -65,6 +65,8 @@ def run_unordered(function, jobs, data_of_seed, *, address=None):
     result : object
         ``function``'s return value, in the order the tasks finish.
     """
+    if not jobs:  # a resumed benchmark with nothing left: no cluster needed
+        return
     ray = import_ray()
     started = connect(address)
     pending = []

@@ -16,6 +16,7 @@ B rows for a batch of B, which is small next to the N^2 of the radii.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.utils import check_array
@@ -151,7 +152,11 @@ def knn_radii(
     faiss = _import_faiss()
     X = np.ascontiguousarray(prompts_ND, dtype=np.float32)
     if method == "faiss-ivf":
-        index = _ivf_index(faiss, X, n_lists, n_probe, use_gpu, random_state)
+        n_gpus = _faiss_gpus(faiss)
+        if use_gpu is True and n_gpus == 0:
+            raise ValueError("use_gpu=True, but faiss sees no GPU (or is built without GPUs).")
+        on_gpu = use_gpu is True or (use_gpu == "auto" and n_gpus > 0)
+        index = _ivf_index(faiss, X, n_lists, n_probe, on_gpu, random_state)
     else:
         index = faiss.IndexHNSWFlat(X.shape[1], hnsw_m)
         index.hnsw.efSearch = max(ef_search, int(k))
@@ -172,7 +177,7 @@ def _import_faiss():
     return faiss
 
 
-def _ivf_index(faiss, X, n_lists, n_probe, use_gpu, random_state):
+def _ivf_index(faiss, X, n_lists, n_probe, on_gpu, random_state):
     """A trained, filled IVF-Flat index over ``X``, copied to the GPUs when asked."""
     n, dim = X.shape
     n_lists = max(1, round(np.sqrt(n))) if n_lists is None else min(n_lists, n)
@@ -184,7 +189,7 @@ def _ivf_index(faiss, X, n_lists, n_probe, use_gpu, random_state):
     index.train(X[np.sort(sample)])
     index.add(X)
     index.nprobe = min(n_probe, n_lists)
-    if use_gpu is True or (use_gpu == "auto" and _faiss_gpus(faiss) > 0):
+    if on_gpu:
         index = faiss.index_cpu_to_all_gpus(index)
         faiss.GpuParameterSpace().set_index_parameter(index, "nprobe", min(n_probe, n_lists))
     return index
@@ -194,10 +199,13 @@ def _faiss_gpus(faiss):
     return faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
 
 
-def _exact_blocks(prompts_ND, k, queries_Q, chunk_size):
+def _exact_block(prompts_ND, k, queries_Q, chunk_size):
     """One Ray task: the exact radii of a block of query rows against every prompt."""
-    # The object store hands out a read-only view; torch wants a writable array.
-    return knn_search(np.array(prompts_ND), k, queries=queries_Q, chunk_size=chunk_size).radius_N
+    # The object store hands out a read-only view (no copy); the search only reads it.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        result = knn_search(prompts_ND, k, queries=queries_Q, chunk_size=chunk_size)
+    return result.radius_N
 
 
 def _exact_on_ray(prompts_ND, k, n_blocks, chunk_size):
@@ -207,7 +215,7 @@ def _exact_on_ray(prompts_ND, k, n_blocks, chunk_size):
     if n_blocks is None:
         n_blocks = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
     prompts_ref = ray.put(np.ascontiguousarray(prompts_ND))  # once for every task
-    search = ray.remote(num_cpus=1)(_exact_blocks)
+    search = ray.remote(num_cpus=1)(_exact_block)
     blocks = [b for b in np.array_split(np.arange(len(prompts_ND)), n_blocks) if len(b)]
     radii = ray.get([search.remote(prompts_ref, k, block, chunk_size) for block in blocks])
     return np.concatenate(radii)
