@@ -45,7 +45,13 @@ def test_api_reference_lists_every_public_name():
         module_name, name = entry.rsplit(".", 1)
         documented.add(id(getattr(importlib.import_module(module_name), name)))
     missing = []
-    modules = ("skbalpm", "skbalpm.acquisition", "skbalpm.datasets", "skbalpm.benchmark")
+    modules = (
+        "skbalpm",
+        "skbalpm.acquisition",
+        "skbalpm.datasets",
+        "skbalpm.benchmark",
+        "skbalpm.distributed",
+    )
     for module_name in (*modules, "skbalpm.labeling"):
         module = importlib.import_module(module_name)
         for name in module.__all__:

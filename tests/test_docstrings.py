@@ -20,6 +20,7 @@ PUBLIC_MODULES = (
     "skbalpm.benchmark",
     "skbalpm.labeling",
     "skbalpm.cli",
+    "skbalpm.distributed",
 )
 
 # Methods and functions that implement a method from a paper, and so cite it.
@@ -50,6 +51,8 @@ CITING = (
     "skbalpm.datasets.load_summarize_from_feedback",
     "skbalpm.datasets.load_pandalm",
     "skbalpm.datasets.load_llmbar",
+    "skbalpm.distributed.score_pool",
+    "skbalpm.distributed.knn_radii",
 )
 
 

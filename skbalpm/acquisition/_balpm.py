@@ -217,6 +217,7 @@ def balpm_batch(
     relative_beta=1.0,
     device="auto",
     chunk_size=2**23,
+    radius_N=None,
 ):
     """BAL-PM's greedy batch as a pure function: arrays in, picks and scores out.
 
@@ -224,7 +225,7 @@ def balpm_batch(
     hold the member probabilities and prompt features themselves: score(x) = BALD(x) +
     beta * e(x), e(x) = log(2 r_k(x) + 1e-4) - digamma(n_D(x) + 1) / d, with each pick
     joining the acquired set D before the next (:ref:`design_balpm`). The k-NN radii are
-    computed afresh (the class can reuse them across rounds).
+    computed afresh (the class can reuse them across rounds), unless given.
 
     Parameters
     ----------
@@ -238,6 +239,10 @@ def balpm_batch(
         Batch size, 1 <= n_instances <= n_pool.
     beta, k, d, scaling, relative_beta, device, chunk_size
         As for :class:`~skbalpm.BALPMQueryStrategy`.
+    radius_N : array-like of shape (n_pool,) or None, default=None
+        The pool's k-NN radii computed elsewhere (e.g. at scale by
+        :func:`skbalpm.distributed.knn_radii`; ``k`` is then not used); None computes
+        them exactly here.
 
     Returns
     -------
@@ -287,14 +292,14 @@ def balpm_batch(
             f"{acquired_prompts.shape[1]}); they must agree."
         )
     check_n_instances(n_instances, n_pool)
+    radius = _given_or_exact_radius(radius_N, n_pool, min(k, n_pool), chunk_size)
     epistemic_N = bald(probs_MN)
-    kwargs = {"chunk_size": chunk_size}
     picks, scores, _ = _greedy_ksg_batch(
         epistemic_N,
         np.ascontiguousarray(pool_prompts),
         np.ascontiguousarray(acquired_prompts),
         int(n_instances),
-        radius=lambda prompts, points: knn_search(points, min(k, n_pool), **kwargs).radius_N,
+        radius=radius,
         combination=lambda entropy_N: _Combination(
             scaling,
             float(beta),
@@ -310,6 +315,19 @@ def balpm_batch(
         progress={"disable": True},
     )
     return picks, scores
+
+
+def _given_or_exact_radius(radius_N, n_pool, k, chunk_size):
+    """The ``radius(prompts, points)`` of :func:`balpm_batch`: the given radii, checked."""
+    if radius_N is None:
+        return lambda prompts, points: knn_search(points, k, chunk_size=chunk_size).radius_N
+    radius_N = np.asarray(radius_N, dtype=np.float64)
+    if radius_N.shape != (n_pool,) or not (np.isfinite(radius_N) & (radius_N >= 0)).all():
+        raise ValueError(
+            f"radius_N must hold {n_pool} finite radii >= 0 (one per pool row); got shape "
+            f"{radius_N.shape}."
+        )
+    return lambda prompts, points: radius_N.copy()
 
 
 class BALPMQueryStrategy(_GreedyKSG):

@@ -451,9 +451,38 @@ def knn_search_faiss(X_ND, k: int = 13, *, hnsw_m: int = 32, ef_search: int = 12
     index.hnsw.efSearch = max(ef_search, k)
     index.add(X)
     d2, ids = index.search(X, k)
-    d2 = np.where(ids < 0, np.inf, np.maximum(d2, 0.0))  # faiss pads misses with id -1
+    return faiss_radius(d2, ids, np.arange(n))
+
+
+def faiss_radius(d2_QK, ids_QK, query_ids_Q) -> np.ndarray:
+    """k-NN radius of each query from a faiss search of the pool's own rows.
+
+    Parameters
+    ----------
+    d2_QK : ndarray of shape (n_queries, k)
+        Squared distances faiss returned (ascending per row).
+    ids_QK : ndarray of shape (n_queries, k)
+        Their row ids (-1 where faiss found fewer than k).
+    query_ids_Q : ndarray of shape (n_queries,)
+        Each query's own row id in the index.
+
+    Returns
+    -------
+    radius_Q : ndarray of shape (n_queries,), float64
+        Distance to the k-th neighbour, the query itself counted first; inf where faiss
+        found fewer than k rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> faiss_radius(np.array([[0.0, 4.0], [1.0, 9.0]]), np.array([[0, 1], [0, 2]]),
+    ...              np.array([0, 1])).tolist()  # row 1 was missed by its own search
+    [2.0, 1.0]
+    """
+    k = d2_QK.shape[1]
+    d2 = np.where(ids_QK < 0, np.inf, np.maximum(d2_QK, 0.0))  # faiss pads misses with id -1
     # The approximate search may miss the query row itself (at distance 0): put it first.
-    missed_self = ~(ids == np.arange(n)[:, None]).any(axis=1)
+    missed_self = ~(ids_QK == np.asarray(query_ids_Q)[:, None]).any(axis=1)
     d2[missed_self] = np.sort(
         np.concatenate([np.zeros((missed_self.sum(), 1)), d2[missed_self, : k - 1]], 1), 1
     )

@@ -17,6 +17,8 @@ from skbalpm.benchmark._experiment import (
     DEFAULT_N_ROUNDS,
     DEFAULT_SEEDS,
     DEFAULT_TEST_SIZE,
+    ENGINES,
+    _check_engine,
 )
 from skbalpm.benchmark._strategies import (
     DEFAULT_STRATEGIES,
@@ -339,6 +341,20 @@ def add_benchmark_arguments(parser):
         f"(default: {DEFAULT_N_JOBS}). Results do not depend on it.",
     )
     loop.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="where the (strategy, seed) runs go: 'local' (this process or --n-jobs "
+        "processes) or 'ray' (one Ray task each, same checkpoints and rows; needs "
+        'pip install "skbalpm[ray]"). Results do not depend on it (default: local).',
+    )
+    loop.add_argument(
+        "--address",
+        default=None,
+        help="with --engine ray: the Ray cluster to join ('auto', 'host:6379', "
+        "'ray://host:10001'); default: start a local one. Machines share --output-dir.",
+    )
+    loop.add_argument(
         "--test-fraction",
         type=float,
         default=DEFAULT_TEST_SIZE,
@@ -535,6 +551,11 @@ def run_benchmark_command(args):
     """
     if args.report_only:
         return report_saved_results(args)
+    try:  # before any data is read: --address without --engine ray, Ray missing
+        _check_engine(args.engine, args.address)
+    except (ValueError, ImportError) as exc:
+        print(f"skbalpm benchmark: error: {exc}", file=sys.stderr)
+        return 2
     synthetic = args.dataset == ["synthetic"]
     if args.test_dataset and synthetic:
         print(
@@ -614,6 +635,8 @@ def _run_on_data(args, data, test, synthetic):
         compute_ceiling=not args.no_ceiling,
         extra_config=extra,
         n_jobs=args.n_jobs,
+        engine=args.engine,
+        address=args.address,
         verbose=0 if args.quiet else 1,
     )
     arguments = {k: v for k, v in vars(args).items() if k != "func" and not callable(v)}

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -652,23 +653,47 @@ def _run_here(jobs, splits, recorder):
             recorder.ceiling_done(job, result)
 
 
-def _run_in_workers(jobs, splits, recorder, checkpoint, n_workers):
-    """One worker process per job at a time; each run joins the checkpoint here when it
-    ends, and a resumed run takes up the partial files of the runs that did not."""
+def _run_in_workers(jobs, splits, recorder, checkpoint, n_workers, engine="local", address=None):
+    """One worker process (joblib) or Ray task per job at a time; each run joins the
+    checkpoint here when it ends, and a resumed run takes up the partial files of the runs
+    that did not."""
     by_key = {}
     for job in jobs:
         job.parent_pid = os.getpid()
         if job.kind == "run":
             job.partial_path = checkpoint.partial_path(job.seed, job.name)
         by_key[job.kind, job.seed, job.name] = job
-    parallel = Parallel(n_jobs=n_workers, return_as="generator_unordered")
-    tasks = (delayed(_execute_in_worker)(splits.attach(job)) for job in jobs)
-    for kind, seed, name, result in parallel(tasks):
-        job = by_key[kind, seed, name]
-        if kind == "ceiling":
-            recorder.ceiling_done(job, result)
-        else:
-            recorder.run_done(job, result)
+    if engine == "ray":
+        from skbalpm.distributed._benchmark import run_unordered
+
+        results = run_unordered(_execute_in_worker, jobs, splits.data, address=address)
+    else:
+        parallel = Parallel(n_jobs=n_workers, return_as="generator_unordered")
+        results = parallel(delayed(_execute_in_worker)(splits.attach(job)) for job in jobs)
+    with contextlib.closing(results):  # an interrupt stops the tasks still running
+        for kind, seed, name, result in results:
+            job = by_key[kind, seed, name]
+            if kind == "ceiling":
+                recorder.ceiling_done(job, result)
+            else:
+                recorder.run_done(job, result)
+
+
+ENGINES = ("local", "ray")
+"""Where :func:`run_benchmark` runs its jobs (``engine=``)."""
+
+
+def _check_engine(engine, address):
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}.")
+    if address is not None and engine != "ray":
+        raise ValueError(f"address is only used with engine='ray'; got engine={engine!r}.")
+    if address is not None and not (isinstance(address, str) and address):
+        raise ValueError(f"address must be None or a non-empty str; got {address!r}.")
+    if engine == "ray":
+        from skbalpm.distributed._ray import import_ray
+
+        import_ray()  # the extra is there, or an ImportError that names it
 
 
 # ---------------------------------------------------------------------------------------
@@ -700,6 +725,8 @@ def run_benchmark(
     callback=None,
     extra_config=None,
     n_jobs=DEFAULT_N_JOBS,
+    engine="local",
+    address=None,
     verbose=1,
 ):
     """Compare query strategies in pool-based active learning over several seeds.
@@ -770,8 +797,8 @@ def run_benchmark(
         every label (the ceiling of the curves).
     callback : callable or None
         ``callback(row)`` after every round (after the checkpoint is written); raise
-        :class:`BenchmarkInterrupted` to stop. With ``n_jobs`` > 1 it is called in this
-        process for each round of a run when the run ends.
+        :class:`BenchmarkInterrupted` to stop. With ``n_jobs`` > 1 or ``engine="ray"``
+        it is called in this process for each round of a run when the run ends.
     extra_config : dict or None
         More configuration to record (e.g. the data set's source).
     n_jobs : int or None, default=-1
@@ -781,6 +808,17 @@ def run_benchmark(
         round, so an interrupted parallel run resumes too, and stops within a fraction of
         a second when this process dies (a killed benchmark leaves no worker behind).
         Keep the classifier's own ``n_jobs`` at 1 thread when using several processes.
+    engine : {"local", "ray"}, default="local"
+        ``"local"``: this process or joblib workers (``n_jobs``). ``"ray"``: every
+        (strategy, seed) run and ceiling fit is a Ray task (one CPU each; ``n_jobs`` is
+        not used), with the same partial checkpoint files and the same rows; needs the
+        extra ``ray`` (``pip install "skbalpm[ray]"``). Results do not depend on it, and
+        it is not part of the checkpoint's configuration.
+    address : str or None, default=None
+        With ``engine="ray"``: the cluster to join (``"auto"``, ``"host:6379"``,
+        ``"ray://host:10001"``); None uses the Ray already started in this process, or
+        starts a local one. Several machines need a shared ``output_dir`` and skbalpm
+        installed on each.
     verbose : int, default=1
         A progress bar over all rounds when > 0.
 
@@ -814,6 +852,7 @@ def run_benchmark(
     seeds = _check_protocol(
         seeds, initial_size, batch_size, n_rounds, test_size, n_jobs, fixed_test
     )
+    _check_engine(engine, address)
     X, y = _check_pairs(X, y, groups, feature_layout)
     test_pairs = _check_test_pairs(X_test, y_test, raw=X.dtype == object)
     _check_budget(len(y), initial_size, batch_size, n_rounds, test_size, fixed_test)
@@ -865,10 +904,10 @@ def run_benchmark(
     config = checkpoint.state["config"]  # with the strategies the folder held before
     recorder = _Recorder(checkpoint, output_dir, config, package_versions(), bar, callback)
     try:
-        if n_workers <= 1:
+        if engine == "local" and n_workers <= 1:
             _run_here(jobs, splits, recorder)
         else:
-            _run_in_workers(jobs, splits, recorder, checkpoint, n_workers)
+            _run_in_workers(jobs, splits, recorder, checkpoint, n_workers, engine, address)
     finally:
         bar.close()
     recorder.write_results()

@@ -6,4 +6,7 @@ Ray Dataset (or a path Ray Data reads) and connects to the running Ray cluster, 
 a local one, as ``ray.data`` does.
 """
 
-__all__: list[str] = []
+from skbalpm.distributed._knn import KNN_METHODS, knn_radii
+from skbalpm.distributed._score import collect_scores, score_pool
+
+__all__ = ["KNN_METHODS", "collect_scores", "knn_radii", "score_pool"]
