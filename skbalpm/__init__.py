@@ -17,10 +17,12 @@ from skbalpm.acquisition import (
     EntropyOnlyQueryStrategy,
     PowerBALDQueryStrategy,
     PredictiveEntropyQueryStrategy,
+    ProbCoverQueryStrategy,
     RandomQueryStrategy,
     SoftmaxBALDQueryStrategy,
     SoftRankBALDQueryStrategy,
     StochasticQueryStrategy,
+    TypiClustQueryStrategy,
 )
 from skbalpm.embedding import PreferencePairEmbedder
 from skbalpm.ensemble import PreferenceEnsembleClassifier
@@ -41,10 +43,12 @@ __all__ = [
     "PredictiveEntropyQueryStrategy",
     "PreferenceEnsembleClassifier",
     "PreferencePairEmbedder",
+    "ProbCoverQueryStrategy",
     "RandomQueryStrategy",
     "SoftRankBALDQueryStrategy",
     "SoftmaxBALDQueryStrategy",
     "StochasticQueryStrategy",
+    "TypiClustQueryStrategy",
     "__version__",
     "as_raw_triples",
     "split_feature_blocks",
