@@ -4,8 +4,9 @@ A low-budget, cold-start strategy: it needs no classifier. Every prompt (pool an
 acquired) is a vertex of the covering graph, with an edge x -> y where
 ``||x - y|| <= delta``; a prompt within ``delta`` of an acquired one is covered. Each pick
 is the pool row whose ball holds the most prompts not yet covered; its ball is then
-covered. The graph is held sparse (scikit-learn's radius neighbours, computed in blocks):
-memory grows with the number of edges, ``n`` times the mean ball size, never ``n^2``.
+covered. The graph is held sparse (:func:`~skbalpm.acquisition._knn.radius_graph`: float32
+GEMM blocks, float64 re-check near the radius, exact): memory grows with the number of
+edges, ``n`` times the mean ball size, never ``n^2``.
 
 The radius comes from the paper's purity rule (:func:`probcover_radius`): the largest
 delta at which a fraction ``purity`` of the prompts have balls inside their own k-means
@@ -17,35 +18,18 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn import config_context
-from sklearn.metrics import pairwise_distances_chunked
-from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 
 from skbalpm._features import FEATURE_LAYOUTS
 from skbalpm.acquisition._base import BaseQueryStrategy, check_n_instances
-from skbalpm.acquisition._params import check_int, check_option, check_real
+from skbalpm.acquisition._knn import _resolve_device, nearest_other_label, radius_graph
+from skbalpm.acquisition._params import check_device, check_int, check_option, check_real
 from skbalpm.acquisition._typiclust import _checked_points, kmeans_labels
 
 __all__ = ["ProbCoverQueryStrategy", "probcover_batch", "probcover_radius"]
 
-_WORKING_MEMORY_MB = 64
-"""Most MiB of one block of distances (scikit-learn's ``working_memory``)."""
 
-
-def _nearest_other_cluster(points_MD, labels_M):
-    """Per row, the distance to the nearest row of another cluster (inf if none)."""
-
-    def reduce(block_RM, start):
-        rows = slice(start, start + len(block_RM))
-        block_RM[labels_M[rows, None] == labels_M[None, :]] = np.inf
-        return block_RM.min(axis=1)
-
-    with config_context(working_memory=_WORKING_MEMORY_MB):
-        return np.concatenate(list(pairwise_distances_chunked(points_MD, reduce_func=reduce)))
-
-
-def probcover_radius(features_ND, *, n_clusters=10, purity=0.95, random_state=None):
+def probcover_radius(features_ND, *, n_clusters=10, purity=0.95, random_state=None, device="cpu"):
     """The paper's ball radius: the largest delta at which ``purity`` of the balls are pure.
 
     The rows are clustered by k-means into ``n_clusters``; a row's ball of radius delta
@@ -65,6 +49,8 @@ def probcover_radius(features_ND, *, n_clusters=10, purity=0.95, random_state=No
         Fraction of pure balls (the paper's alpha).
     random_state : int, RandomState instance or None, default=None
         Seeds k-means.
+    device : {"auto", "cpu", "cuda"} or torch.device, default="cpu"
+        Where the distances to the nearest row of another cluster are computed.
 
     Returns
     -------
@@ -95,21 +81,16 @@ def probcover_radius(features_ND, *, n_clusters=10, purity=0.95, random_state=No
     if n == 1:
         return 0.0
     labels_M = kmeans_labels(points_MD, min(n_clusters, n), random_state)
-    nearest_other_M = np.sort(_nearest_other_cluster(points_MD, labels_M))
+    nearest_other_M = np.sort(nearest_other_label(points_MD, labels_M, device=device))
     # at most n_impure balls may hold a row of another cluster: delta must stay below
     # the (n_impure + 1)-th smallest distance (balls are closed: ||x - y|| <= delta)
     n_impure = int(np.floor((1.0 - purity) * n + 1e-9))
     return float(np.nextafter(nearest_other_M[n_impure], 0.0) * unit)
 
 
-def covering_graph(points_MD, delta):
-    """Sparse adjacency (CSR, n x n) of ``||x - y|| <= delta``, self-loops included."""
-    with config_context(working_memory=_WORKING_MEMORY_MB):
-        graph = NearestNeighbors(radius=delta).fit(points_MD)
-        return graph.radius_neighbors_graph(points_MD, mode="connectivity").tocsr()
-
-
-def probcover_batch(pool_ND, n_instances, *, delta, acquired_AD=None, random_state=None):
+def probcover_batch(
+    pool_ND, n_instances, *, delta, acquired_AD=None, random_state=None, device="cpu"
+):
     """ProbCover's batch, a pure function: greedy maximum coverage by delta-balls.
 
     The prompts within ``delta`` of an acquired row (the acquired rows included) are
@@ -128,6 +109,8 @@ def probcover_batch(pool_ND, n_instances, *, delta, acquired_AD=None, random_sta
         Features of the acquired (labelled) rows; None or empty at a cold start.
     random_state : int, RandomState instance or None, default=None
         Breaks ties among the rows that cover the most.
+    device : {"auto", "cpu", "cuda"} or torch.device, default="cpu"
+        Where the covering graph's distances are computed.
 
     Returns
     -------
@@ -155,7 +138,7 @@ def probcover_batch(pool_ND, n_instances, *, delta, acquired_AD=None, random_sta
     if not is_real or not np.isfinite(delta) or delta < 0:
         raise ValueError(f"delta must be a finite number >= 0; got {delta!r}.")
     rng = check_random_state(random_state)
-    graph = covering_graph(points_MD, delta / unit)
+    graph = radius_graph(points_MD, delta / unit, device=_resolve_device(device))
     picks, scores, _ = _greedy_cover(graph, n_pool, n_instances, rng)
     return picks, scores
 
@@ -212,6 +195,8 @@ class ProbCoverQueryStrategy(BaseQueryStrategy):
     feature_layout : {"auto", "a|b|prompt", "a|b"}, default="auto"
         Where the prompt block of ``X_pool`` lies when the classifier does not say (no
         classifier at a cold start); see :func:`~skbalpm.split_feature_blocks`.
+    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
+        Where the distance passes run (float32 GEMM blocks, float64 re-check).
     random_state : int, RandomState instance or None, default=None
         Seeds k-means and the tie-breaks; the strategy keeps one generator across calls.
 
@@ -260,12 +245,14 @@ class ProbCoverQueryStrategy(BaseQueryStrategy):
         n_clusters=10,
         purity=0.95,
         feature_layout="auto",
+        device="auto",
         random_state=None,
     ):
         self.delta = delta
         self.n_clusters = n_clusters
         self.purity = purity
         self.feature_layout = feature_layout
+        self.device = device
         self.random_state = random_state
 
     def _validate_params(self):
@@ -284,6 +271,7 @@ class ProbCoverQueryStrategy(BaseQueryStrategy):
                 f"ProbCoverQueryStrategy: purity must lie in (0, 1]; got {self.purity!r}."
             )
         check_option(self, "feature_layout", ("auto", *FEATURE_LAYOUTS))
+        check_device(self)
 
     def _reads_acquired_set(self):
         return True
@@ -291,6 +279,7 @@ class ProbCoverQueryStrategy(BaseQueryStrategy):
     def _select(self, context, n_instances):
         pool_ND, acquired_AD = context.pool_prompts, context.acquired_prompts
         rng = self._random_state()
+        device = _resolve_device(self.device)
         delta = self.delta
         if delta == "purity":
             delta = probcover_radius(
@@ -298,9 +287,10 @@ class ProbCoverQueryStrategy(BaseQueryStrategy):
                 n_clusters=self.n_clusters,
                 purity=self.purity,
                 random_state=rng,
+                device=device,
             )
         points_MD, n_pool, unit = _checked_points(pool_ND, acquired_AD)
-        graph = covering_graph(points_MD, delta / unit)
+        graph = radius_graph(points_MD, delta / unit, device=device)
         picks, scores, covered_M = _greedy_cover(graph, n_pool, n_instances, rng)
         self.delta_ = float(delta)
         self.n_edges_ = int(graph.nnz)
