@@ -513,8 +513,8 @@ def radius_graph(X_ND, radius, *, device="cpu", chunk_size=_DEFAULT_CHUNK):
                 inside[unsure[:, 0], j] = _within_radius(dist, torch.full_like(dist, r))
             inside[torch.arange(len(rows)), rows] = True  # distance 0, whatever the rounding
             i, j = torch.nonzero(inside, as_tuple=True)
-            rows_out.append((i + r0).cpu().numpy())
-            cols_out.append(j.cpu().numpy())
+            rows_out.append((i + r0).to(torch.int32).cpu().numpy())  # 8 bytes an edge
+            cols_out.append(j.to(torch.int32).cpu().numpy())
     i, j = np.concatenate(rows_out), np.concatenate(cols_out)
     data = np.ones(len(i), dtype=np.int8)
     return sparse.csr_array((data, (i, j)), shape=(n, n))

@@ -207,7 +207,8 @@ class ProbCoverQueryStrategy(BaseQueryStrategy):
     coverage_ : float
         Fraction of the pool and acquired prompts covered after the last batch.
     n_edges_ : int
-        Edges of the last call's covering graph (its memory: about 12 bytes each).
+        Edges of the last call's covering graph (its memory: about 5 bytes each, 8 more
+        while it is built).
 
     Notes
     -----

@@ -184,6 +184,7 @@ def typiclust_batch(
 
 
 def _pick_from_clusters(points_MD, labels_M, n_pool, n_instances, k, unit):
+    """The batch from given clusters (pool rows first in ``points_MD``); see the caller."""
     n_clusters = int(labels_M.max()) + 1
     size_C = np.bincount(labels_M, minlength=n_clusters)
     taken_C = np.bincount(labels_M[n_pool:], minlength=n_clusters)  # acquired, then picked
@@ -202,7 +203,8 @@ def _pick_from_clusters(points_MD, labels_M, n_pool, n_instances, k, unit):
             typicality_of[cluster] = typicality(points_MD[members], k)
         value_R = typicality_of[cluster]
         in_pool = members < n_pool
-        candidate = in_pool & available_N[np.minimum(members, n_pool - 1)]
+        candidate = np.zeros(len(members), dtype=bool)  # pool rows not yet picked
+        candidate[in_pool] = available_N[members[in_pool]]
         best = np.flatnonzero(candidate)[np.argmax(value_R[candidate])]
         picks[b], scores[b] = members[best], value_R[best] / unit
         available_N[members[best]] = False
