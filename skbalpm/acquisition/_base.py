@@ -13,9 +13,9 @@ Where the prompt block of the pool's features lies is resolved as in the classif
 layout it was fitted with (``feature_layout_``), else its ``feature_layout`` parameter
 (duck-typed classifiers may state one), else the strategy's own ``feature_layout``
 parameter where it has one (the cold-start strategies, which run with no classifier),
-else ``"auto"``; the pool's column names (the
-embedder's output names them) must agree with it, and ``"auto"`` on a bare array whose
-width fits two layouts is refused (``skbalpm._features.resolve_feature_layout``).
+else ``"auto"``; the pool's column names (the embedder's output names them) must agree
+with it, and ``"auto"`` on a bare array whose width fits two layouts is refused
+(``skbalpm._features.resolve_feature_layout``).
 """
 
 from __future__ import annotations
