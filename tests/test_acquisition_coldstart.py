@@ -105,6 +105,7 @@ def test_typiclust_takes_the_middle_of_each_uncovered_clump():
     assert idx.tolist() == [most_typical[1], most_typical[2]]
 
 
+@pytest.mark.slow  # a few seconds on a 2-core box (k-means per example)
 @settings(max_examples=25, deadline=None)
 @given(n_pool=st.integers(2, 40), n_acquired=st.integers(0, 10), data=st.data())
 def test_typiclust_picks_are_distinct_and_one_per_cluster(n_pool, n_acquired, data):
@@ -365,6 +366,7 @@ def test_the_random_default_gives_the_initial_sets_of_before(task, tmp_path):
         _run(task, initial_strategy="typiclust", output_dir=tmp_path / "a")
 
 
+@pytest.mark.slow  # a few seconds on a 2-core box
 def test_a_cold_start_strategy_picks_the_same_initial_set_for_every_strategy(task, tmp_path):
     from skbalpm.benchmark._experiment import _INITIAL_SEED_KEY, _derived_seed, split_train_test
 
@@ -432,6 +434,7 @@ def test_every_cold_start_strategy_can_pick_the_initial_set(task):
         assert not registered_strategies()[name]()._needs_classifier()
 
 
+@pytest.mark.slow  # a few seconds on a 2-core box
 def test_command_line_initial_strategy(tmp_path, capsys):
     from skbalpm.cli import build_parser, main
 
