@@ -8,9 +8,10 @@ Run: ``python benchmarks/bench_acquisition.py [--device cuda] [--n 20000] [--n-l
     faster, same selected indices.
 (c) the same batch at N=100,000 (the naive version is not run there; ``--n-large 0``
     skips it).
-(d) BatchBALD, the D-optimal design and BADGE at N x d, B = 50 (``--strategy-batch``),
-    5 members, each against its peer on the same input where the peer is installed (the
-    ``peers`` extra: batchbald_redux, scikit-activeml); ``--strategy-batch 0`` skips it.
+(d) BatchBALD, the D-optimal design, BADGE and EPIG at N x d, B = 50
+    (``--strategy-batch``), 5 members, each against its peer on the same input where the
+    peer is installed (the ``peers`` extra: batchbald_redux, scikit-activeml; no peer
+    implements the D-optimal design or EPIG); ``--strategy-batch 0`` skips it.
     With them, the cold-start and diversity strategies on the prompt features: TypiClust,
     ProbCover (at a given radius; the purity rule's radius timed on its own) and core-set,
     each against scikit-activeml's on the same features.
@@ -43,6 +44,7 @@ from _results import describe, figure, write_result
 from skbalpm.acquisition import (
     BALPMQueryStrategy,
     CoresetQueryStrategy,
+    EPIGQueryStrategy,
     badge_batch,
     bald,
     batchbald_batch,
@@ -269,8 +271,17 @@ def badge_case(features_ND, logits_N, n_batch):
     return row
 
 
+def epig_case(probs_MN, n_batch):
+    """EPIG's top-B through the strategy (default targets: 100 pool pairs), float64 CPU."""
+    strategy = EPIGQueryStrategy(random_state=0)
+    X = np.zeros((probs_MN.shape[1], 1))  # the double returns the members' probabilities
+    query = partial(strategy, FixedEnsemble(probs_MN), X, n_batch)
+    EPIGQueryStrategy()(FixedEnsemble(probs_MN[:, :50]), X[:50], 2)  # warm-up
+    return {"ours_s": timed(query, "cpu")[0], "n_targets": strategy.n_targets}
+
+
 def strategy_figures(n, dim, n_batch, device, rng, num_samples=10_000):
-    """(d): BatchBALD, the D-optimal design and BADGE, each with its peer where installed."""
+    """(d): BatchBALD, the D-optimal design, BADGE and EPIG, each with its peer if any."""
     probs_MN, features_ND, logits_N = strategy_inputs(n, dim, 5, rng)
     setting = f"random linear ensemble, N = {n:,}, d = {dim}, 5 members"
     figures = []
@@ -312,6 +323,16 @@ def strategy_figures(n, dim, n_batch, device, rng, num_samples=10_000):
             ratio="baseline/value" if "peer_s" in g else None,
             reads="× faster",
             details={} if "peer_s" in g else {"note": "scikit-activeml not installed"},
+        )
+    )
+    e = epig_case(probs_MN, n_batch)
+    figures.append(
+        figure(
+            f"EPIG batch (B = {n_batch}, {e['n_targets']} target pairs)",
+            e["ours_s"],
+            "s",
+            setting=setting,
+            details={"note": "no peer implements EPIG for member probabilities"},
         )
     )
     return figures

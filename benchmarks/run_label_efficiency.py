@@ -19,6 +19,8 @@ documentation's benchmarks page. Checkpointed: rerunning resumes. Usage::
 
 ``--suite scaling`` adds the BAL-PM variants of the beta study: fixed beta in
 {0.1, 0.01, 0.001, 0.0001} and the scale-free modes standardize, rank and tiebreak.
+``--suite strategies`` runs every registered strategy. The suites write to the same
+folders: a folder accumulates strategies (the runs it holds are kept, not rerun).
 
 Each run prints its ceiling (all training labels) next to the table: a benchmark on data
 the model cannot learn shows nothing.
@@ -66,6 +68,12 @@ SUITES = {
     "scaling": (
         "random,bald,powerbald,balpm,balpm(beta=0.1),balpm(beta=0.001),balpm(beta=0.0001),"
         "balpm(scaling=standardize),balpm(scaling=rank),balpm(scaling=tiebreak)"
+    ),
+    # every registered strategy (the generic stochastic(...) wrapper through its presets);
+    # the costly BatchBALD last, so that a cut run holds the others
+    "strategies": (
+        "random,bald,powerbald,balpm,entropy,coreset,dopt,badge,softmaxbald,softrankbald,"
+        "entropy-only,epig,batchbald"
     ),
 }
 

@@ -184,6 +184,33 @@ def test_resume_refuses_a_different_configuration(task, tmp_path):
     assert out.results["round"].max() == 2
 
 
+def test_a_resumed_folder_adds_strategies_beside_its_runs(task, tmp_path):
+    both = _run(task, tmp_path / "both").results
+    _run(task, tmp_path / "grown", strategies={"random": RandomDouble()})
+    grown = _run(
+        task,
+        tmp_path / "grown",
+        strategies={"uncertain": UncertainDouble()},
+        callback=lambda row: row["strategy"] == "random" and pytest.fail("random refitted"),
+    )
+    # every run of the folder, each as if all had run together (same splits, initial sets)
+    compare = [c for c in RESULT_COLUMNS if c not in TIMING_COLUMNS]
+    key = ["strategy", "seed", "round"]
+    pd.testing.assert_frame_equal(
+        grown.results[compare].sort_values(key).reset_index(drop=True),
+        both[compare].sort_values(key).reset_index(drop=True),
+    )
+    assert sorted(grown.config["strategies"]) == ["random", "uncertain"]
+    saved = json.loads((tmp_path / "grown" / "results.json").read_text())
+    assert sorted(saved["config"]["strategies"]) == ["random", "uncertain"]
+
+
+def test_resume_refuses_a_strategy_whose_arguments_changed(task, tmp_path):
+    _run(task, tmp_path, strategies={"random": RandomDouble()}, n_rounds=1, seeds=1)
+    with pytest.raises(ValueError, match=r"different configuration.*strategies \(random\)"):
+        _run(task, tmp_path, strategies={"random": UncertainDouble()}, n_rounds=1, seeds=1)
+
+
 def test_resume_refuses_a_learner_whose_default_changed(task, tmp_path, monkeypatch):
     # a new default (say, the learner's method) leaves the repr as it was: the checkpoint
     # must still tell the two learners apart

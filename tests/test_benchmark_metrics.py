@@ -109,6 +109,27 @@ def test_summary_reports_not_reached():
     assert "not reached" in format_summary(table)
 
 
+def test_summary_reports_the_cost_per_round():
+    results = _results({"random": [[-0.7, -0.6]] * 2, "x": [[-0.7, -0.5]] * 2}, labels=(10, 20))
+    # per run: a query after round 0, none after the last round (NaN)
+    results["query_seconds"] = np.where(
+        results["n_labels"] == results["n_labels"].max(), np.nan, 0.0
+    )
+    results.loc[(results["strategy"] == "x") & (results["seed"] == 0), "query_seconds"] = [
+        0.1,
+        np.nan,
+    ]
+    results.loc[(results["strategy"] == "x") & (results["seed"] == 1), "query_seconds"] = [
+        0.3,
+        np.nan,
+    ]
+    table = summarize_results(results, n_boot=20).set_index("strategy")
+    assert table.loc["x", "query_seconds"] == pytest.approx(0.2)
+    assert table.loc["random", "query_seconds"] == 0.0
+    assert "fit_seconds" not in table  # only the columns the results hold
+    assert "query s/round" in format_summary(table.reset_index())
+
+
 def test_summary_rejects_unpaired_seeds():
     results = _results({"random": [[-0.7] * 4] * 2, "x": [[-0.6] * 4] * 3})
     with pytest.raises(ValueError, match="share seeds"):

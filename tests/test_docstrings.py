@@ -40,6 +40,7 @@ CITING = (
     "skbalpm.acquisition.ball_counts",
     "skbalpm.acquisition.ksg_entropy_term",
     "skbalpm.acquisition.gumbel_noise",
+    "skbalpm.acquisition.epig_scores",
     "skbalpm.acquisition.KNNRadiusCache",
     "skbalpm.benchmark.run_benchmark",
     "skbalpm.benchmark.fraction_labels_saved",

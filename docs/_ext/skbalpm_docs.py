@@ -76,6 +76,9 @@ def _summary_table(rows):
     if has_baseline:
         header += ["labels saved vs random [95% CI]", "AUC log-lik. − random [95% CI]"]
     header += ["AUC acc. [95% CI]"]
+    has_cost = bool(rows) and "query_seconds" in rows[0]
+    if has_cost:
+        header += ["query s / round"]
     body = []
     for row in rows:
         cells = [
@@ -91,6 +94,9 @@ def _summary_table(rows):
                 _with_interval(row, "area_log_likelihood_diff", "+.4f"),
             ]
         cells.append(_with_interval(row, "area_accuracy", ".3f"))
+        if has_cost:
+            seconds = _float(row.get("query_seconds"))
+            cells.append("" if math.isnan(seconds) else f"{seconds:.3g}")
         body.append(cells)
     lines = [".. list-table::", "   :header-rows: 1", ""]
     for cells in [header, *body]:

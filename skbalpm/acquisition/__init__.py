@@ -11,6 +11,7 @@ from skbalpm.acquisition._balpm import BALPMQueryStrategy, EntropyOnlyQueryStrat
 from skbalpm.acquisition._base import BaseQueryStrategy
 from skbalpm.acquisition._batchbald import BatchBALDQueryStrategy, batchbald_batch
 from skbalpm.acquisition._coreset import CoresetQueryStrategy
+from skbalpm.acquisition._epig import EPIGQueryStrategy, epig_scores
 from skbalpm.acquisition._fisher import DOptimalQueryStrategy, fisher_logdet_batch
 from skbalpm.acquisition._knn import KNNRadiusCache
 from skbalpm.acquisition._probcover import (
@@ -52,6 +53,7 @@ __all__ = [
     "BatchBALDQueryStrategy",
     "CoresetQueryStrategy",
     "DOptimalQueryStrategy",
+    "EPIGQueryStrategy",
     "EntropyOnlyQueryStrategy",
     "KNNRadiusCache",
     "PowerBALDQueryStrategy",
@@ -69,6 +71,7 @@ __all__ = [
     "balpm_batch",
     "batchbald_batch",
     "empirical_cdf",
+    "epig_scores",
     "fisher_logdet_batch",
     "gradient_embeddings",
     "gumbel_noise",

@@ -72,6 +72,7 @@ class _QueryContext:
         acquired_prompt_features,
         default_layout="auto",
     ):
+        self._classifier = classifier  # as given: member_probs_of scores other rows with it
         estimator = classifier
         self._committee = None
         if _is_committee(classifier):
@@ -174,6 +175,10 @@ class _QueryContext:
                 )
             self._cache["member_probs"] = probs
         return self._cache["member_probs"]
+
+    def member_probs_of(self, X):
+        """Member probabilities of other rows (same kind as the pool) by the same classifier."""
+        return _QueryContext(self._classifier, X, None, None, None).member_probs
 
     def _ensemble_probs(self):
         est = self.final_estimator

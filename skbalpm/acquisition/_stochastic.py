@@ -15,6 +15,7 @@ use beta = 1 throughout; that is the default here.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import clone
 
 from skbalpm.acquisition._base import BaseQueryStrategy, top_n
 from skbalpm.acquisition._params import check_option, check_real
@@ -181,7 +182,12 @@ class StochasticQueryStrategy(BaseQueryStrategy):
         return self._wrapped()._reads
 
     def _select(self, context, n_instances):
-        log_weight = stochastic_log_weights(self._wrapped()._score(context), self.mode)
+        wrapped = self._wrapped()
+        if wrapped.get_params().get("random_state", 0) is None:
+            # a wrapped score that draws (EPIG's targets) and has no seed of its own draws
+            # from this generator: seeded by the wrapper, fresh every round
+            wrapped = clone(wrapped).set_params(random_state=self._random_state())
+        log_weight = stochastic_log_weights(wrapped._score(context), self.mode)
         perturbed = log_weight + gumbel_noise(len(log_weight), self.beta, self._random_state())
         indices = top_n(perturbed, n_instances)
         return indices, perturbed[indices]

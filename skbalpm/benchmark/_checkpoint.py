@@ -66,17 +66,32 @@ class Checkpoint:
             remove_stale_temporaries(folder)
         if resume and self.path.exists():
             saved = json.loads(self.path.read_text(encoding="utf-8"))
-            if saved["config"] != config:
-                differing = sorted(
-                    k
-                    for k in set(config) | set(saved["config"])
-                    if config.get(k) != saved["config"].get(k)
-                )
-                raise ValueError(
-                    f"{self.path} holds a run with a different configuration (differs in "
-                    f"{differing}); pass a new output directory or resume=False."
-                )
+            saved["config"] = self._merged_config(saved["config"], config)
             self.state = saved
+
+    def _merged_config(self, saved, config):
+        """The saved configuration, with the strategies ``config`` adds to it.
+
+        A folder accumulates strategies: a resumed benchmark may name strategies the
+        checkpoint does not hold (their runs are added beside the others, which share the
+        splits and initial sets of their seeds). Anything else that differs, a strategy
+        name included whose arguments changed, is refused.
+        """
+        differing = sorted(k for k in set(config) | set(saved) if config.get(k) != saved.get(k))
+        if differing == ["strategies"]:
+            held, asked = saved["strategies"], config["strategies"]
+            changed = sorted(
+                name for name in held.keys() & asked.keys() if held[name] != asked[name]
+            )
+            if not changed:
+                return {**saved, "strategies": {**held, **asked}}
+            differing = [f"strategies ({', '.join(changed)})"]
+        if differing:
+            raise ValueError(
+                f"{self.path} holds a run with a different configuration (differs in "
+                f"{differing}); pass a new output directory or resume=False."
+            )
+        return saved
 
     def save(self):
         if self.path is not None:

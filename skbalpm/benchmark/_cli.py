@@ -370,7 +370,8 @@ def add_benchmark_arguments(parser):
         "--no-resume",
         action="store_true",
         help="start afresh even if the output directory holds a checkpoint "
-        "(default: resume an interrupted run with the same configuration).",
+        "(default: resume an interrupted run with the same configuration, or add the "
+        "strategies it does not hold yet beside its runs).",
     )
     out.add_argument(
         "--report-only",

@@ -840,8 +840,10 @@ def run_benchmark(
         Where ``results.csv``, ``results.json`` and ``checkpoint.json`` go (after every
         round); None keeps everything in memory.
     resume : bool, default=True
-        Continue from ``output_dir/checkpoint.json`` when present (the configuration must
-        match).
+        Continue from ``output_dir/checkpoint.json`` when present. The configuration must
+        match, except that strategies the folder does not hold yet may be added: their
+        runs join the folder's (same splits and initial sets) and the results cover every
+        strategy the folder holds.
     compute_ceiling : bool, default=True
         Also fit on the whole training split per seed: the best the classifier does with
         every label (the ceiling of the curves).
@@ -945,10 +947,14 @@ def run_benchmark(
     n_workers = min(effective_n_jobs(n_jobs), max(len(jobs), 1))
     bar = tqdm(
         total=len(seeds) * len(strategies) * (n_rounds + 1),
-        initial=len(checkpoint.rows()),
+        # the folder may hold other strategies' runs too (Checkpoint: a folder accumulates)
+        initial=sum(
+            len(checkpoint.run(name, seed)["rows"]) for seed in seeds for name in strategies
+        ),
         desc=f"{dataset_name} rounds",
         disable=verbose <= 0,
     )
+    config = checkpoint.state["config"]  # with the strategies the folder held before
     recorder = _Recorder(checkpoint, output_dir, config, package_versions(), bar, callback)
     try:
         if n_workers <= 1:

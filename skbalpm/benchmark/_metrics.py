@@ -243,6 +243,16 @@ def _curves(results, strategy, metric):
     return table.columns.to_numpy(dtype=float), table.index.to_numpy(), table.to_numpy()
 
 
+def _cost_per_round(results, strategy):
+    """Mean seconds per round of fitting and of querying (where the table times them)."""
+    rows = results[results["strategy"] == strategy]
+    return {
+        column: float(np.nanmean(rows[column])) if rows[column].notna().any() else np.nan
+        for column in ("fit_seconds", "query_seconds")
+        if column in results
+    }
+
+
 def summarize_results(results, *, baseline="random", n_boot=2000, random_state=0):
     """Headline table: labels saved vs the baseline and areas under the curves, with CIs.
 
@@ -279,7 +289,9 @@ def summarize_results(results, *, baseline="random", n_boot=2000, random_state=0
     -------
     summary : DataFrame
         One row per strategy; ``labels_saved`` is ``-inf`` where the strategy never
-        reaches the target, NaN where the target is undefined.
+        reaches the target, NaN where the target is undefined. Where ``results`` has the
+        timing columns, ``fit_seconds`` and ``query_seconds`` are their means per round
+        (the cost of the strategy's round; the last round makes no query).
 
     References
     ----------
@@ -317,6 +329,7 @@ def summarize_results(results, *, baseline="random", n_boot=2000, random_state=0
             "final_labels": int(labels[-1]),
             "final_log_likelihood": float(ll[:, -1].mean()),
             "final_accuracy": float(acc[:, -1].mean()),
+            **_cost_per_round(results, strategy),
         }
         for name, curves in (("log_likelihood", ll), ("accuracy", acc)):
             areas = np.array([normalised_area(labels, c) for c in curves])
@@ -443,9 +456,12 @@ def format_summary(summary):
     """
 
     header = ["strategy", "final LL", "final acc", "AUC LL [95% CI]"]
+    has_cost = "query_seconds" in summary
     has_baseline = "labels_saved" in summary
     if has_baseline:
         header += ["labels saved [95% CI]", "AUC LL - random [95% CI]", "AUC acc - random [95% CI]"]
+    if has_cost:
+        header.append("query s/round")
     lines = []
     for _, row in summary.iterrows():
         cells = [
@@ -460,6 +476,8 @@ def format_summary(summary):
                 _format_interval(row, "area_log_likelihood_diff", "+.4f"),
                 _format_interval(row, "area_accuracy_diff", "+.4f"),
             ]
+        if has_cost:
+            cells.append(f"{row['query_seconds']:.3g}")
         lines.append(cells)
     widths = [max(len(str(c)) for c in col) for col in zip(header, *lines, strict=True)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
