@@ -12,6 +12,9 @@ Run: ``python benchmarks/bench_acquisition.py [--device cuda] [--n 20000] [--n-l
     (``--strategy-batch``), 5 members, each against its peer on the same input where the
     peer is installed (the ``peers`` extra: batchbald_redux, scikit-activeml; no peer
     implements the D-optimal design or EPIG); ``--strategy-batch 0`` skips it.
+    With them, the cold-start and diversity strategies on the prompt features: TypiClust,
+    ProbCover (at a given radius; the purity rule's radius timed on its own) and core-set,
+    each against scikit-activeml's on the same features.
 
 On random unit vectors and on real embedded HH-RLHF prompts (``--datasets``; the prompt
 embeddings are cached in benchmarks/results/). Both arms of every comparison run in the
@@ -29,6 +32,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from functools import partial
 from pathlib import Path
 
@@ -39,12 +43,16 @@ from _results import describe, figure, write_result
 
 from skbalpm.acquisition import (
     BALPMQueryStrategy,
+    CoresetQueryStrategy,
     EPIGQueryStrategy,
     badge_batch,
     bald,
     batchbald_batch,
     fisher_logdet_batch,
     gradient_embeddings,
+    probcover_batch,
+    probcover_radius,
+    typiclust_batch,
 )
 from skbalpm.acquisition._knn import knn_search
 
@@ -330,6 +338,78 @@ def strategy_figures(n, dim, n_batch, device, rng, num_samples=10_000):
     return figures
 
 
+def _coldstart_arms(prompts_ND, n_batch, device, delta):
+    """(ours, theirs or None) per strategy: zero-argument calls on the same features."""
+    coreset = CoresetQueryStrategy(random_state=0)
+    ours = {
+        "TypiClust": partial(typiclust_batch, prompts_ND, n_batch, random_state=0),
+        "ProbCover": partial(
+            probcover_batch, prompts_ND, n_batch, delta=delta, device=device, random_state=0
+        ),
+        "core-set": partial(
+            coreset,
+            None,
+            prompts_ND,
+            n_batch,
+            prompt_features=prompts_ND,
+            acquired_prompt_features=prompts_ND[:0],
+        ),
+    }
+    pool = _peer("skactiveml.pool")
+    if pool is None:
+        return {name: (arm, None) for name, arm in ours.items()}
+    X, y = prompts_ND, np.full(len(prompts_ND), np.nan)
+    theirs = {
+        "TypiClust": pool.TypiClust(k=20, random_state=0),
+        "ProbCover": pool.ProbCover(deltas=[delta], random_state=0),
+        "core-set": pool.CoreSet(random_state=0),
+    }
+    return {
+        name: (ours[name], partial(theirs[name].query, X, y, batch_size=n_batch)) for name in ours
+    }
+
+
+def coldstart_figures(n, dim, n_batch, device, rng):
+    """(d), cold start: TypiClust, ProbCover and core-set on prompt features, each against
+    scikit-activeml's on the same input where it is installed."""
+    prompts_ND = unit_vectors(n, dim, seed=3).astype(np.float64)
+    setting = f"random unit vectors as prompt features, N = {n:,}, d = {dim}"
+    t_radius, delta = timed(
+        partial(probcover_radius, prompts_ND, n_clusters=10, random_state=0, device=device),
+        device,
+    )
+    figures = [
+        figure(
+            "ProbCover radius (purity rule, 10 clusters)",
+            t_radius,
+            "s",
+            setting=setting,
+            details={"delta": delta, "note": "scikit-activeml searches a grid of radii"},
+        )
+    ]
+    for name, (ours, theirs) in _coldstart_arms(prompts_ND, n_batch, device, delta).items():
+        t_ours = timed(ours, device)[0]
+        t_theirs = None
+        if theirs is not None:
+            with warnings.catch_warnings():  # a single radius: "maximum purity was -1"
+                warnings.simplefilter("ignore", UserWarning)
+                t_theirs = timed(theirs, "cpu")[0]
+        peer = (f"scikit-activeml {name}, same features", t_theirs, "s")
+        figures.append(
+            figure(
+                f"{name} batch (B = {n_batch}, cold start)",
+                t_ours,
+                "s",
+                setting=setting,
+                baseline=peer if t_theirs is not None else None,
+                ratio="baseline/value" if t_theirs is not None else None,
+                reads="× faster",
+                details={} if t_theirs is not None else {"note": "scikit-activeml not installed"},
+            )
+        )
+    return figures
+
+
 def _datasets(text):
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = sorted(set(names) - set(DATASETS))
@@ -420,6 +500,9 @@ def main(argv=None):
         print(describe(figures[-1]))
     if args.strategy_batch > 0:
         for entry in strategy_figures(args.n, args.dim, args.strategy_batch, device, rng):
+            figures.append(entry)
+            print(describe(entry))
+        for entry in coldstart_figures(args.n, args.dim, args.strategy_batch, device, rng):
             figures.append(entry)
             print(describe(entry))
     parameters = {**vars(args), "beta": BETA, "k": K, "d": D}

@@ -18,10 +18,12 @@ from skbalpm.acquisition import (
     EPIGQueryStrategy,
     PowerBALDQueryStrategy,
     PredictiveEntropyQueryStrategy,
+    ProbCoverQueryStrategy,
     RandomQueryStrategy,
     SoftmaxBALDQueryStrategy,
     SoftRankBALDQueryStrategy,
     StochasticQueryStrategy,
+    TypiClustQueryStrategy,
 )
 from skbalpm.embedding import PreferencePairEmbedder
 from skbalpm.ensemble import PreferenceEnsembleClassifier
@@ -43,10 +45,12 @@ __all__ = [
     "PredictiveEntropyQueryStrategy",
     "PreferenceEnsembleClassifier",
     "PreferencePairEmbedder",
+    "ProbCoverQueryStrategy",
     "RandomQueryStrategy",
     "SoftRankBALDQueryStrategy",
     "SoftmaxBALDQueryStrategy",
     "StochasticQueryStrategy",
+    "TypiClustQueryStrategy",
     "__version__",
     "as_raw_triples",
     "split_feature_blocks",

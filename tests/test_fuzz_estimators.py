@@ -41,6 +41,7 @@ from skbalpm import (
     EntropyOnlyQueryStrategy,
     PreferenceEnsembleClassifier,
     PreferencePairEmbedder,
+    TypiClustQueryStrategy,
     swap_response_blocks,
 )
 from skbalpm._features import feature_names, n_feature_blocks
@@ -907,10 +908,10 @@ def query_and_check(strategy, clf, X_pool, n_instances, kwargs):
     assert len(set(indices.tolist())) == len(indices), "a row was picked twice"
     assert ((indices >= 0) & (indices < n_pool)).all()
     assert not np.isnan(scores).any(), "NaN scores"
-    # documented infinite scores: core-set's random first pick, tiebreak's non-candidates
-    if not isinstance(strategy, CoresetQueryStrategy) and getattr(strategy, "scaling", "") != (
-        "tiebreak"
-    ):
+    # documented infinite scores: core-set's random first pick, tiebreak's non-candidates,
+    # TypiClust's typicality of exact duplicates
+    infinite_allowed = isinstance(strategy, CoresetQueryStrategy | TypiClustQueryStrategy)
+    if not infinite_allowed and getattr(strategy, "scaling", "") != "tiebreak":
         assert np.isfinite(scores).all(), "infinite scores"
     return indices
 

@@ -105,3 +105,119 @@ def test_badge_matches_scikit_activeml_where_the_origin_is_never_nearest():
         assert idx.tolist() == list(theirs)
         batches.append(idx.tolist())
     assert batches[0] != batches[1]  # the draws matter: the same picks are no accident
+
+
+# --- cold start and diversity: TypiClust, ProbCover, core-set against scikit-activeml ------
+
+
+def _skactiveml_pool():
+    return pytest.importorskip("skactiveml.pool", reason="needs the `peers` extra")
+
+
+def _clumped_prompts(n, d, n_clumps, seed):
+    """Prompt features in clumps of different sizes (distinct cluster sizes: no ties)."""
+    rng = np.random.default_rng(seed)
+    weights = np.arange(1, n_clumps + 1, dtype=float)
+    sizes = rng.multinomial(n - 3 * n_clumps, weights / weights.sum()) + 3
+    centers = 4.0 * rng.normal(size=(n_clumps, d))
+    return np.vstack([c + rng.normal(size=(m, d)) for c, m in zip(centers, sizes, strict=True)])
+
+
+@pytest.mark.parametrize("n_acquired, batch_size, seed", [(0, 6, 0), (5, 4, 1), (12, 8, 2)])
+def test_typiclust_matches_scikit_activeml(n_acquired, batch_size, seed):
+    # the same k-means (same rows, order and seed): the same clusters. scikit-activeml
+    # visits the uncovered clusters from the largest, breaking size ties at random, so the
+    # batches are compared as sets where no two candidate clusters tie at the cut
+    pool_mod = _skactiveml_pool()
+    from skbalpm.acquisition import typiclust_batch
+    from skbalpm.acquisition._typiclust import kmeans_labels
+
+    X = _clumped_prompts(120 + n_acquired, 3, 10, seed)
+    n_pool = 120
+    y = np.full(len(X), np.nan)
+    y[n_pool:] = np.arange(n_acquired) % 2
+    labels = kmeans_labels(X, n_acquired + batch_size, seed)
+    uncovered = np.setdiff1d(labels[:n_pool], labels[n_pool:])
+    sizes = np.sort(np.bincount(labels)[uncovered])[::-1]
+    assert len(sizes) == batch_size or sizes[batch_size - 1] != sizes[batch_size]
+
+    theirs = pool_mod.TypiClust(random_state=seed, k=5)
+    their_idx, utilities = theirs.query(X, y, batch_size=batch_size, return_utilities=True)
+    idx, scores = typiclust_batch(
+        X[:n_pool], batch_size, acquired_AD=X[n_pool:], k=5, random_state=seed
+    )
+    assert sorted(idx.tolist()) == sorted(their_idx.tolist())
+    their_scores = {int(i): utilities[b, i] for b, i in enumerate(their_idx)}
+    # theirs: k / (sum of distances + 1e-7); ours: 1 / mean distance
+    np.testing.assert_allclose(scores, [their_scores[int(i)] for i in idx], rtol=1e-6)
+
+
+# a single radius: scikit-activeml skips its purity search and warns that it found none
+@pytest.mark.filterwarnings("ignore:The maximum purity was:UserWarning")
+@pytest.mark.parametrize("n_acquired, delta, seed", [(0, 1.0, 5), (6, 1.2, 5), (10, 0.8, 11)])
+def test_probcover_matches_scikit_activeml_at_a_given_radius(n_acquired, delta, seed):
+    # Both break ties among the largest gains at random (different generators): the
+    # same picks while the largest gain is unique (data chosen so that it is for the
+    # first picks); at every step, from their batch so far, our largest gain is theirs
+    pool_mod = _skactiveml_pool()
+    from skbalpm.acquisition import probcover_batch
+
+    X = _clumped_prompts(150 + n_acquired, 2, 6, seed)
+    n_pool, batch_size = 150, 10
+    y = np.full(len(X), np.nan)
+    y[n_pool:] = np.arange(n_acquired) % 2
+    theirs = pool_mod.ProbCover(deltas=[delta], random_state=seed)
+    their_idx, utilities = theirs.query(X, y, batch_size=batch_size, return_utilities=True)
+    unique = [np.sum(u == np.nanmax(u)) == 1 for u in utilities]
+    n_same = unique.index(False) if False in unique else batch_size
+    assert n_same >= 3
+    idx, scores = probcover_batch(
+        X[:n_pool], batch_size, delta=delta, acquired_AD=X[n_pool:], random_state=seed
+    )
+    assert idx[:n_same].tolist() == their_idx[:n_same].tolist()
+    np.testing.assert_array_equal(scores[:n_same], np.nanmax(utilities[:n_same], axis=1))
+    for b in range(batch_size):
+        acquired = np.vstack([X[n_pool:], X[their_idx[:b]]])
+        _, gain = probcover_batch(
+            np.delete(X[:n_pool], their_idx[:b], axis=0), 1, delta=delta, acquired_AD=acquired
+        )
+        assert gain[0] == np.nanmax(utilities[b])
+
+
+def test_probcover_radius_is_scikit_activeml_s_grid_radius():
+    # scikit-activeml tries a grid of radii (the largest with purity >= alpha); ours is
+    # computed exactly, so theirs is the largest grid value not above ours
+    pool_mod = _skactiveml_pool()
+    from skbalpm.acquisition import probcover_radius
+
+    X = _clumped_prompts(200, 2, 5, seed=6)
+    grid = np.round(np.arange(0.05, 3.0, 0.05), 2)
+    for alpha, n_clusters in [(0.95, 5), (0.9, 3), (0.99, 8)]:
+        theirs = pool_mod.ProbCover(deltas=grid, alpha=alpha, n_classes=n_clusters, random_state=0)
+        theirs.query(X, np.full(len(X), np.nan), batch_size=1)
+        ours = probcover_radius(X, n_clusters=n_clusters, purity=alpha, random_state=0)
+        assert grid[0] <= ours
+        assert theirs.delta_max_ == grid[grid <= ours].max()
+
+
+def test_coreset_matches_scikit_activeml():
+    pool_mod = _skactiveml_pool()
+    from skbalpm.acquisition import CoresetQueryStrategy
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(200, 5))
+    n_pool, batch_size = 190, 12
+    y = np.full(len(X), np.nan)
+    y[n_pool:] = 1
+    their_idx, utilities = pool_mod.CoreSet(random_state=0).query(
+        X, y, batch_size=batch_size, return_utilities=True
+    )
+    idx, scores = CoresetQueryStrategy()(
+        None,
+        X[:n_pool],
+        batch_size,
+        prompt_features=X[:n_pool],
+        acquired_prompt_features=X[n_pool:],
+    )
+    assert idx.tolist() == their_idx.tolist()
+    np.testing.assert_allclose(scores, utilities[np.arange(batch_size), their_idx], rtol=1e-9)

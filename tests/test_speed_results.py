@@ -287,7 +287,7 @@ def test_bench_acquisition_writes_a_result_the_docs_render(bench, tmp_path):
     acquisition.main([*argv, "--datasets", "random", "--results-dir", str(folder)])
     result = json.loads((folder / "bench_acquisition_cpu.json").read_text(encoding="utf-8"))
     assert result["parameters"]["n"] == 120 and result["parameters"]["device"] == "cpu"
-    knn, batch, large, batchbald, dopt, badge, epig = result["figures"]
+    knn, batch, large, batchbald, dopt, badge, epig, *coldstart = result["figures"]
     assert knn["baseline"]["name"].startswith("one torch.mm")
     assert batch["baseline"]["name"].startswith("naive BAL-PM")
     assert batch["details"]["same indices"] is True
@@ -296,7 +296,11 @@ def test_bench_acquisition_writes_a_result_the_docs_render(bench, tmp_path):
     assert batchbald["name"].startswith("BatchBALD batch (B = 5,")
     assert dopt["name"].startswith("D-optimal") and badge["name"].startswith("BADGE")
     assert epig["name"].startswith("EPIG batch (B = 5,") and "no peer" in epig["details"]["note"]
-    for entry in (batchbald, badge):  # the peer where the `peers` extra is installed
+    radius, typiclust, probcover, coreset = coldstart
+    assert radius["name"].startswith("ProbCover radius") and radius["baseline"] is None
+    for entry, name in [(typiclust, "TypiClust"), (probcover, "ProbCover"), (coreset, "core-set")]:
+        assert entry["name"].startswith(f"{name} batch (B = 5,")
+    for entry in (batchbald, badge, typiclust, probcover, coreset):  # peers where installed
         assert entry["baseline"] is not None or "not installed" in entry["details"]["note"]
     out = tmp_path / "speed.rst.inc"
     _docs_extension().write_speed_results(docs, out)

@@ -14,6 +14,11 @@ from skbalpm.acquisition._coreset import CoresetQueryStrategy
 from skbalpm.acquisition._epig import EPIGQueryStrategy, epig_scores
 from skbalpm.acquisition._fisher import DOptimalQueryStrategy, fisher_logdet_batch
 from skbalpm.acquisition._knn import KNNRadiusCache
+from skbalpm.acquisition._probcover import (
+    ProbCoverQueryStrategy,
+    probcover_batch,
+    probcover_radius,
+)
 from skbalpm.acquisition._registry import registered_strategies, strategy_class
 from skbalpm.acquisition._scaling import bald_jackknife_se, empirical_cdf, robust_location_spread
 from skbalpm.acquisition._scores import (
@@ -32,6 +37,7 @@ from skbalpm.acquisition._stochastic import (
     StochasticQueryStrategy,
     stochastic_log_weights,
 )
+from skbalpm.acquisition._typiclust import TypiClustQueryStrategy, typiclust_batch
 from skbalpm.acquisition._uncertainty import (
     BALDQueryStrategy,
     PredictiveEntropyQueryStrategy,
@@ -52,10 +58,12 @@ __all__ = [
     "KNNRadiusCache",
     "PowerBALDQueryStrategy",
     "PredictiveEntropyQueryStrategy",
+    "ProbCoverQueryStrategy",
     "RandomQueryStrategy",
     "SoftRankBALDQueryStrategy",
     "SoftmaxBALDQueryStrategy",
     "StochasticQueryStrategy",
+    "TypiClustQueryStrategy",
     "badge_batch",
     "bald",
     "bald_jackknife_se",
@@ -70,8 +78,11 @@ __all__ = [
     "knn_radius",
     "ksg_entropy_term",
     "predictive_entropy",
+    "probcover_batch",
+    "probcover_radius",
     "registered_strategies",
     "robust_location_spread",
     "stochastic_log_weights",
     "strategy_class",
+    "typiclust_batch",
 ]

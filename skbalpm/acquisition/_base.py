@@ -11,9 +11,11 @@ learner's ``X_training`` and its Pipeline steps (if any) give the pool's feature
 
 Where the prompt block of the pool's features lies is resolved as in the classifier: the
 layout it was fitted with (``feature_layout_``), else its ``feature_layout`` parameter
-(duck-typed classifiers may state one), else ``"auto"``; the pool's column names (the
-embedder's output names them) must agree with it, and ``"auto"`` on a bare array whose
-width fits two layouts is refused (``skbalpm._features.resolve_feature_layout``).
+(duck-typed classifiers may state one), else the strategy's own ``feature_layout``
+parameter where it has one (the cold-start strategies, which run with no classifier),
+else ``"auto"``; the pool's column names (the embedder's output names them) must agree
+with it, and ``"auto"`` on a bare array whose width fits two layouts is refused
+(``skbalpm._features.resolve_feature_layout``).
 """
 
 from __future__ import annotations
@@ -61,7 +63,15 @@ def _committee_estimators(committee):
 class _QueryContext:
     """The pool as the strategies see it; each piece is computed once, on first use."""
 
-    def __init__(self, classifier, X_pool, X_acquired, prompt_features, acquired_prompt_features):
+    def __init__(
+        self,
+        classifier,
+        X_pool,
+        X_acquired,
+        prompt_features,
+        acquired_prompt_features,
+        default_layout="auto",
+    ):
         self._classifier = classifier  # as given: member_probs_of scores other rows with it
         estimator = classifier
         self._committee = None
@@ -84,6 +94,7 @@ class _QueryContext:
         self.X_acquired = X_acquired
         self._given_pool_prompts = prompt_features
         self._given_acquired_prompts = acquired_prompt_features
+        self._default_layout = default_layout
         self._cache = {}
 
     @property
@@ -92,10 +103,13 @@ class _QueryContext:
         if "feature_layout" not in self._cache:
             est = self.final_estimator
             # the layout the classifier was fitted with, else its parameter (duck-typed
-            # classifiers may state one), else "auto"
+            # classifiers may state one), else the strategy's own (a cold start has no
+            # classifier), else "auto"
             declared = getattr(est, "feature_layout_", None) or getattr(
                 est, "feature_layout", "auto"
             )
+            if declared == "auto":
+                declared = self._default_layout
             try:
                 layout = resolve_feature_layout(
                     declared, self.features.shape[1], self._cache["feature_names"]
@@ -488,7 +502,12 @@ class BaseQueryStrategy(BaseEstimator):
         if self._reads_acquired_set() and not acquired_set_given:
             self._warn_once_no_acquired_set()
         context = _QueryContext(
-            classifier, X_pool, X_acquired, prompt_features, acquired_prompt_features
+            classifier,
+            X_pool,
+            X_acquired,
+            prompt_features,
+            acquired_prompt_features,
+            default_layout=getattr(self, "feature_layout", "auto"),
         )
         indices, scores = self._select(context, int(n_instances))
         return np.asarray(indices, dtype=np.intp), np.asarray(scores, dtype=np.float64)
@@ -517,6 +536,14 @@ class BaseQueryStrategy(BaseEstimator):
     def _reads_acquired_set(self) -> bool:
         """Whether the picks depend on the acquired set (prompt-diversity strategies)."""
         return False
+
+    def _needs_classifier(self) -> bool:
+        """Whether the picks read a fitted classifier (its members or its last layer).
+
+        Those that do not (random, core-set, TypiClust, ProbCover) run with
+        ``classifier=None``: they can pick a cold-start initial set.
+        """
+        return bool({"members", "last_layer"} & self._reads)
 
     def _warn_once_no_acquired_set(self):
         if getattr(self, "_warned_no_acquired_set", False):

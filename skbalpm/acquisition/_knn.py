@@ -29,6 +29,8 @@ __all__ = [
     "distance_unit",
     "knn_search",
     "knn_search_faiss",
+    "nearest_other_label",
+    "radius_graph",
 ]
 
 _DEFAULT_CHUNK = 2**23  # elements of one float32 distance block (32 MiB)
@@ -487,6 +489,112 @@ def faiss_radius(d2_QK, ids_QK, query_ids_Q) -> np.ndarray:
         np.concatenate([np.zeros((missed_self.sum(), 1)), d2[missed_self, : k - 1]], 1), 1
     )
     return np.sqrt(d2[:, k - 1].astype(np.float64))
+
+
+def radius_graph(X_ND, radius, *, device="cpu", chunk_size=_DEFAULT_CHUNK):
+    """Every pair of rows at distance <= ``radius`` (exact), as a sparse 0/1 matrix.
+
+    float32 GEMM distances decide the pairs clearly inside or outside; those within the
+    float32 error bound of the radius are re-checked in float64 (the rim counts as
+    inside, as for :func:`count_within`). Memory: the edges, never an n x n block.
+
+    Parameters
+    ----------
+    X_ND : array-like of shape (n, n_features) or _Points
+    radius : float
+        >= 0.
+    device : str or torch.device, default="cpu"
+    chunk_size : int, default=2**23
+        Most elements of one float32 distance block.
+
+    Returns
+    -------
+    graph : scipy.sparse.csr_array of shape (n, n), int8
+        Symmetric, with every row's self-loop; row i's column indices are sorted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> radius_graph(np.array([[0.0], [1.0], [3.0]]), 1.0).toarray().tolist()
+    [[1, 1, 0], [1, 1, 0], [0, 0, 1]]
+    """
+    from scipy import sparse
+
+    device = _resolve_device(device)
+    points = X_ND if isinstance(X_ND, _Points) else _Points(X_ND, device)
+    n = len(points)
+    r = float(radius) / points.unit
+    r2 = r * r
+    # float32 comparisons, as in BallUpdater: the bound's margin covers their rounding
+    tol_32 = (points.tol_factor * (points.sq64 + points.sq64.max())).float()
+    block_rows = max(1, chunk_size // n)
+    rows_out, cols_out = [], []
+    with torch.no_grad(), _NoTF32():
+        for r0 in range(0, n, block_rows):
+            rows = torch.arange(r0, min(n, r0 + block_rows), device=points.device)
+            d2 = points.approx_sq(rows, slice(0, n))
+            tol = tol_32[rows].unsqueeze(1)
+            inside = d2 + tol < r2
+            unsure = torch.nonzero((~inside) & (d2 - tol <= r2))
+            if len(unsure):
+                i, j = rows[unsure[:, 0]], unsure[:, 1]
+                dist = torch.sqrt(points.exact_sq(i, j))
+                inside[unsure[:, 0], j] = _within_radius(dist, torch.full_like(dist, r))
+            inside[torch.arange(len(rows)), rows] = True  # distance 0, whatever the rounding
+            i, j = torch.nonzero(inside, as_tuple=True)
+            rows_out.append((i + r0).to(torch.int32).cpu().numpy())  # 8 bytes an edge
+            cols_out.append(j.to(torch.int32).cpu().numpy())
+    i, j = np.concatenate(rows_out), np.concatenate(cols_out)
+    data = np.ones(len(i), dtype=np.int8)
+    return sparse.csr_array((data, (i, j)), shape=(n, n))
+
+
+def nearest_other_label(X_ND, labels_N, *, device="cpu", chunk_size=_DEFAULT_CHUNK):
+    """Per row, the distance to the nearest row of another label (exact; inf if none).
+
+    Parameters
+    ----------
+    X_ND : array-like of shape (n, n_features)
+    labels_N : array-like of shape (n,), int
+        E.g. k-means cluster labels.
+    device : str or torch.device, default="cpu"
+    chunk_size : int, default=2**23
+        Most elements of one float32 distance block.
+
+    Returns
+    -------
+    distance_N : ndarray of shape (n,), float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [1.0], [3.0], [7.0]])
+    >>> nearest_other_label(X, [0, 0, 1, 1]).tolist()
+    [3.0, 2.0, 2.0, 6.0]
+    """
+    device = _resolve_device(device)
+    points = X_ND if isinstance(X_ND, _Points) else _Points(X_ND, device)
+    n = len(points)
+    labels = torch.as_tensor(np.asarray(labels_N, dtype=np.int64), device=points.device)
+    tol_32 = (points.tol_factor * (points.sq64 + points.sq64.max())).float()
+    block_rows = max(1, chunk_size // n)
+    out = np.empty(n)
+    with torch.no_grad(), _NoTF32():
+        for r0 in range(0, n, block_rows):
+            rows = torch.arange(r0, min(n, r0 + block_rows), device=points.device)
+            d2 = points.approx_sq(rows, slice(0, n))
+            d2[labels[rows].unsqueeze(1) == labels.unsqueeze(0)] = torch.inf
+            tol = tol_32[rows].unsqueeze(1)
+            # the exact minimum lies within tol of the float32 one: re-check the
+            # candidates within 2 tol of it in float64
+            low = d2.min(dim=1, keepdim=True).values
+            unsure = torch.nonzero((d2 <= low + 2 * tol) & torch.isfinite(d2))
+            best = torch.full((len(rows),), torch.inf, dtype=torch.float64, device=d2.device)
+            if len(unsure):
+                exact = points.exact_sq(rows[unsure[:, 0]], unsure[:, 1]).to(d2.device)
+                best.scatter_reduce_(0, unsure[:, 0], exact, reduce="amin")
+            out[r0 : r0 + len(rows)] = torch.sqrt(best).cpu().numpy() * points.unit
+    return out
 
 
 def row_fingerprints(X_ND) -> np.ndarray:

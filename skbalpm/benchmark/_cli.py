@@ -23,6 +23,7 @@ from skbalpm.benchmark._experiment import (
 from skbalpm.benchmark._strategies import (
     DEFAULT_STRATEGIES,
     STRATEGY_CLASSES,
+    cold_start_strategies,
     split_strategy_list,
 )
 
@@ -320,6 +321,15 @@ def add_benchmark_arguments(parser):
         type=int,
         default=DEFAULT_INITIAL_SIZE,
         help=f"initial labelled pairs (default: {DEFAULT_INITIAL_SIZE}).",
+    )
+    loop.add_argument(
+        "--initial-strategy",
+        default=None,
+        metavar="SPEC",
+        help="what picks each seed's initial labelled set, before any classifier is "
+        "fitted (the same set for every strategy): random, or a strategy that reads no "
+        f"classifier, from: {', '.join(cold_start_strategies())}; e.g. 'typiclust' or "
+        "'probcover(n_clusters=20)' on the prompt features (default: random).",
     )
     loop.add_argument(
         "--batch-size",
@@ -623,6 +633,7 @@ def _run_on_data(args, data, test, synthetic):
         embedder=embedder,
         seeds=args.seeds,
         initial_size=args.initial_size,
+        initial_strategy=args.initial_strategy,
         batch_size=args.batch_size,
         n_rounds=args.rounds,
         test_size=args.test_fraction,

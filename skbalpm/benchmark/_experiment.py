@@ -3,7 +3,8 @@
 :func:`run_benchmark` reads as its steps, each a section below:
 
 1. check every parameter (``_check_protocol``, ``_check_pairs``, ``_check_test_pairs``,
-   ``_check_budget``, ``_resolve_strategies``) before anything is embedded or fitted;
+   ``_check_budget``, ``_resolve_strategies``, ``_resolve_initial_strategy``) before
+   anything is embedded or fitted;
 2. embed raw triples once (``_embed_pairs``);
 3. one (strategy, seed) run: fit, score and query, round after round
    (``_run_strategy``), or a seed's fit on every label (``_fit_ceiling``);
@@ -34,10 +35,17 @@ from sklearn.base import clone
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 from sklearn.utils import Bunch
 
-from skbalpm._features import FEATURE_LAYOUTS, with_feature_layout
+from skbalpm._features import FEATURE_LAYOUTS, split_feature_blocks, with_feature_layout
 from skbalpm.benchmark._checkpoint import Checkpoint, PartialRunWriter, atomic_write, run_key
 from skbalpm.benchmark._metrics import preference_accuracy, preference_log_likelihood
-from skbalpm.benchmark._strategies import DEFAULT_STRATEGIES, make_strategy, strategy_label
+from skbalpm.benchmark._strategies import (
+    DEFAULT_STRATEGIES,
+    canonical_name,
+    cold_start_strategies,
+    make_strategy,
+    parse_strategy_spec,
+    strategy_label,
+)
 from skbalpm.benchmark._workers import exit_if_orphaned, stop_with_parent
 
 RESULT_COLUMNS = (
@@ -303,6 +311,49 @@ def _resolve_strategies(strategies):
     return {strategy_label(spec): make_strategy(spec) for spec in strategies}
 
 
+def _resolve_initial_strategy(initial_strategy, feature_layout):
+    """The strategy that picks each seed's initial set, or None for today's random draw.
+
+    It runs before any classifier is fitted, so it must read no classifier; one that
+    reads prompt features needs a layout with a prompt block.
+    """
+    if initial_strategy is None:
+        return None
+    if isinstance(initial_strategy, str):
+        name, params = parse_strategy_spec(initial_strategy)  # unknown names: ValueError
+        if name == canonical_name("random") and not params:
+            return None  # the default: exactly the random initial sets of before
+        strategy = make_strategy(initial_strategy)
+    elif hasattr(initial_strategy, "_needs_classifier"):
+        strategy = initial_strategy
+    else:
+        raise TypeError(
+            "initial_strategy must be None, a strategy spec such as 'typiclust' or "
+            "'probcover(delta=0.5)', or a skbalpm query strategy; got "
+            f"{type(initial_strategy).__name__}."
+        )
+    if strategy._needs_classifier():
+        raise ValueError(
+            f"initial_strategy {type(strategy).__name__} reads a fitted classifier, but "
+            "the initial set is picked before any fit; use one that does not: "
+            f"{', '.join(cold_start_strategies())}."
+        )
+    if "prompts" in strategy._reads and feature_layout == "a|b":
+        raise ValueError(
+            f"initial_strategy {type(strategy).__name__} reads prompt features, but the "
+            "feature_layout 'a|b' has no prompt block; use features 'a|b|prompt' or "
+            "the random initial set."
+        )
+    return strategy
+
+
+def _initial_label(initial_strategy):
+    """How the configuration records a non-default initial strategy."""
+    if isinstance(initial_strategy, str):
+        return strategy_label(initial_strategy)
+    return initial_strategy  # an object: its repr (_jsonable)
+
+
 # ---------------------------------------------------------------------------------------
 # 2. Features: embed raw triples once
 # ---------------------------------------------------------------------------------------
@@ -485,6 +536,11 @@ class _Job:
     parent_pid: int | None = None
 
 
+_INITIAL_SEED_KEY = 2 * 10**6
+"""Key of the initial strategy's seed, (seed, _INITIAL_SEED_KEY, 0): apart from the
+rounds' (seed, round, ...) and the ceiling's (seed, 10**6, 0)."""
+
+
 @dataclass
 class _SeedSplits:
     """Train and test positions and the initial labelled set of every seed."""
@@ -495,22 +551,44 @@ class _SeedSplits:
     test_size: float
     groups: object
     initial_size: int
+    initial_strategy: object = None  # None: a random permutation's first rows
+    feature_layout: str = "a|b|prompt"
     _last: tuple | None = field(default=None, init=False, repr=False)  # (seed, data)
+
+    def split(self, seed):
+        """(train, test) positions: test is None with a fixed test set."""
+        if self.test_pairs is not None:
+            return np.arange(len(self.y)), None
+        return split_train_test(len(self.y), self.test_size, seed, self.groups)
 
     def positions(self, seed):
         """(train, test, initial): test is None with a fixed test set; initial indexes train."""
-        if self.test_pairs is not None:
-            train, test = np.arange(len(self.y)), None
+        train, test = self.split(seed)
+        if self.initial_strategy is None:
+            initial = np.random.RandomState(seed).permutation(len(train))[: self.initial_size]
         else:
-            train, test = split_train_test(len(self.y), self.test_size, seed, self.groups)
-        initial = np.random.RandomState(seed).permutation(len(train))[: self.initial_size]
+            initial = self._picked_initial(seed, self.X[train])
         return train, test, initial
+
+    def _picked_initial(self, seed, X_train):
+        """The initial strategy's picks on the training split: no classifier, none labelled."""
+        picker = _with_seed(self.initial_strategy, _derived_seed(seed, _INITIAL_SEED_KEY, 0))
+        _, _, prompts = split_feature_blocks(X_train, self.feature_layout)
+        indices, _ = picker(
+            None,
+            X_train,
+            n_instances=self.initial_size,
+            X_acquired=X_train[:0],
+            prompt_features=prompts,
+        )
+        name = f"initial_strategy {type(picker).__name__}"
+        return _check_indices(indices, len(X_train), self.initial_size, name)
 
     def data(self, seed):
         """(X_train, y_train, X_test, y_test) of one seed; the last seed's is kept."""
         if self._last is None or self._last[0] != seed:
             self._last = None  # free the previous seed's copy first
-            train, test, _ = self.positions(seed)
+            train, test = self.split(seed)
             if self.test_pairs is not None:
                 data = self.X[train], self.y[train], *self.test_pairs
             else:
@@ -728,6 +806,7 @@ def run_benchmark(
     engine="local",
     address=None,
     verbose=1,
+    initial_strategy=None,
 ):
     """Compare query strategies in pool-based active learning over several seeds.
 
@@ -821,6 +900,14 @@ def run_benchmark(
         installed on each.
     verbose : int, default=1
         A progress bar over all rounds when > 0.
+    initial_strategy : None, str or query strategy, default=None
+        What picks each seed's initial labelled set from the training split: None or
+        ``"random"``, a random draw (seeded by the seed); or a strategy (spec or
+        object) that reads no classifier, run with none and nothing labelled, e.g.
+        ``"typiclust"`` or ``"probcover"`` on the prompt features (the cold-start
+        strategies, :func:`cold_start_strategies`). The set is the same for every
+        strategy of a seed. A strategy that needs a fitted classifier is refused
+        before any work. A non-default one is recorded in the configuration.
 
     Returns
     -------
@@ -859,6 +946,7 @@ def run_benchmark(
     strategies = _resolve_strategies(strategies)
     if X.dtype == object:
         feature_layout = "a|b|prompt"  # the embedder's layout
+    initial_picker = _resolve_initial_strategy(initial_strategy, feature_layout)
     X, test_pairs = _embed_pairs(X, test_pairs, embedder)
     if classifier is None:
         classifier = _default_classifier(feature_layout, device)
@@ -883,12 +971,16 @@ def run_benchmark(
             "compute_ceiling": compute_ceiling,
             # only with a fixed test set, so that older checkpoints still resume
             **({"test_set": _fingerprint(*test_pairs)} if fixed_test else {}),
+            # only when not the random default, likewise
+            **({"initial_strategy": _initial_label(initial_strategy)} if initial_picker else {}),
             **(extra_config or {}),
         }
     )
     checkpoint = Checkpoint(output_dir, config, resume)
     protocol = _Protocol(classifier, n_rounds, batch_size, dataset_name)
-    splits = _SeedSplits(X, y, test_pairs, test_size, groups, initial_size)
+    splits = _SeedSplits(
+        X, y, test_pairs, test_size, groups, initial_size, initial_picker, feature_layout
+    )
     jobs = _plan_jobs(checkpoint, splits, seeds, strategies, protocol, compute_ceiling)
 
     n_workers = min(effective_n_jobs(n_jobs), max(len(jobs), 1))

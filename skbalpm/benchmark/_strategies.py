@@ -172,3 +172,18 @@ def canonical_name(name):
     ('balpm', 'entropy-only')
     """
     return strategy_class(name).name
+
+
+def cold_start_strategies():
+    """Names of the registered strategies that can pick an initial set: no classifier.
+
+    Returns
+    -------
+    names : list of str
+
+    Examples
+    --------
+    >>> {"random", "typiclust", "probcover", "coreset"} <= set(cold_start_strategies())
+    True
+    """
+    return [name for name, cls in registered_strategies().items() if not cls()._needs_classifier()]
