@@ -73,7 +73,7 @@ SUITES = {
     # the costly BatchBALD last, so that a cut run holds the others
     "strategies": (
         "random,bald,powerbald,balpm,entropy,coreset,dopt,badge,softmaxbald,softrankbald,"
-        "entropy-only,epig,batchbald"
+        "entropy-only,epig,typiclust,probcover,batchbald"
     ),
 }
 
