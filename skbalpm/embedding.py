@@ -25,7 +25,6 @@ from skbalpm._raw import as_raw_triples
 
 DEFAULT_PAIR_TEMPLATE = "{prompt}\n\nResponse: {response}"
 DEFAULT_PROMPT_TEMPLATE = "{prompt}"
-_TOKENIZE_CHUNK = 256  # texts tokenized per call: bounds memory on long conversations
 
 
 class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
@@ -53,10 +52,12 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
         (384-d). Else a local folder of a sentence-transformers model or a Hugging Face
         causal LM (e.g. Llama-2-7b-chat as in the paper), or a hub id already in the local
         hub cache. Nothing is downloaded; an unknown model fails at ``fit`` at once.
-    backend : {"auto", "sentence-transformers", "causal-lm"}, default="auto"
+    backend : {"auto", "sentence-transformers", "causal-lm"} or class, default="auto"
         ``"auto"`` reads the folder: ``modules.json`` means sentence-transformers, a
         ``...ForCausalLM`` / ``...LMHeadModel`` architecture in ``config.json`` a causal LM
-        (last-token pooling of the final hidden layer).
+        (last-token pooling of the final hidden layer). Or a class implementing
+        :class:`~skbalpm.EmbeddingBackend` (e.g. a remote embedding API), which gets
+        ``model`` as it is given.
     pair_template : str, default="{prompt}\\n\\nResponse: {response}"
         Text fed to the model for a response, holding ``{response}`` once and ``{prompt}``
         at most once (other braces are literal). In the style of the paper's
@@ -98,15 +99,15 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    model_path_ : Path
-        The resolved model folder.
-    backend_ : str
-        ``"sentence-transformers"`` or ``"causal-lm"``.
+    model_path_ : Path or None
+        The resolved model folder; None with a backend class (it resolves ``model``).
+    backend_ : str or class
+        ``"sentence-transformers"`` or ``"causal-lm"``, or the backend class given.
     embedding_dim_ : int
         Width d of one block; the output has 3 * d columns.
     model_fingerprint_ : str
         Hash of the model files at ``fit`` (every file hashed in full), part of every
-        cache key.
+        cache key (with a backend class: the hash of its ``identity(model)``).
         ``transform`` checks the files again (one ``stat`` per file; a changed file is
         read once) and embeds with them as they are then: a model fine-tuned or re-saved
         in place gets new cache entries and is reloaded, never served the old vectors.
@@ -199,12 +200,18 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
         """
         as_raw_triples(X)
         self._validate_params()
-        self.model_path_ = backends.resolve_model_path(self.model)
-        self.backend_ = backends.detect_backend(self.model_path_, self.backend)
-        self.model_fingerprint_ = backends.model_fingerprint(self.model_path_)
-        dim = backends.read_embedding_dim(self.model_path_, self.backend_)
-        if dim is None:  # the config files do not say: one forward pass does
-            dim = self._get_backend(self.model_fingerprint_).embed([[0]]).shape[1]
+        if backends.is_plugin(self.backend):
+            self.model_path_ = None
+            self.backend_ = self.backend
+        else:
+            self.model_path_ = backends.resolve_model_path(self.model)
+            self.backend_ = backends.detect_backend(self.model_path_, self.backend)
+        backend_class = backends.backend_class(self.backend_)
+        self.model_fingerprint_ = self._fingerprint(backend_class.identity(self._backend_model()))
+        dim = backend_class.embedding_dim(self._backend_model())
+        if dim is None:  # neither the config files nor the class say: one forward pass does
+            backend = self._get_backend(self.model_fingerprint_)
+            dim = backend.embed([backend.tokenize(["x"])[0][0]]).shape[1]
         self.embedding_dim_ = int(dim)
         return self
 
@@ -234,8 +241,9 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
         keys = [text_key(*spec) for spec in specs]
         vectors = np.empty((len(specs), self.embedding_dim_), dtype=np.float32)
         found = np.zeros(len(specs), dtype=bool)
-        fingerprint = self._current_fingerprint()
-        cache = self._open_cache(fingerprint)
+        identity = self._current_identity()
+        fingerprint = self._fingerprint(identity)
+        cache = self._open_cache(identity)
         with cache if cache is not None else contextlib.nullcontext():
             if cache is not None and cache.enabled:
                 hits = cache.get(keys)
@@ -310,6 +318,13 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
             raise ValueError(f"max_length must be None or an int >= 4, got {self.max_length!r}.")
         if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {self.batch_size!r}.")
+        if backends.is_plugin(self.backend):
+            backends.check_plugin(self.backend)
+        elif self.backend not in backends.BACKENDS:
+            raise ValueError(
+                f"backend must be one of {backends.BACKENDS} or a class implementing "
+                f"skbalpm.EmbeddingBackend, got {self.backend!r}."
+            )
         backends.resolve_dtype(self.dtype, "causal-lm", "cpu")  # raises on a bad name
         backends.resolve_device(self.device)
         for name in ("normalize", "trust_remote_code"):
@@ -322,24 +337,39 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
                 f"cache_dir must be 'auto', a folder or None, got {type(self.cache_dir).__name__}."
             )
 
-    def _current_fingerprint(self) -> str:
-        """The model files' identity now (memoised: a stat per file, changed files re-read).
+    def _backend_model(self):
+        """What the backend class is given as ``model``: the resolved folder of a built-in
+        backend, the ``model`` parameter as it is for a backend class."""
+        return self.model if self.model_path_ is None else self.model_path_
+
+    def _current_identity(self) -> dict:
+        """The backend's identity of the model now (for the built-in backends memoised: a
+        stat per model file, changed files re-read).
 
         A folder that has gone since ``fit`` keeps the fit-time identity: its cached
         vectors are still those of the files that were there.
         """
-        if not self.model_path_.is_dir():
-            return self.model_fingerprint_
-        return backends.model_fingerprint(self.model_path_)
+        if self.model_path_ is not None and not self.model_path_.is_dir():
+            return backends.builtin_identity(self.backend_, self.model_fingerprint_)
+        return dict(backends.backend_class(self.backend_).identity(self._backend_model()))
 
-    def _settings(self, fingerprint) -> dict:
+    def _fingerprint(self, identity) -> str:
+        """The model's part of an identity: the files' hash (built-in backends), or the
+        hash of the whole identity (a backend class)."""
+        if backends.is_plugin(self.backend_):
+            return namespace_key(identity)
+        return identity["model_fingerprint"]
+
+    def _current_fingerprint(self) -> str:
+        """The model's identity now, as one string (see :meth:`_current_identity`)."""
+        return self._fingerprint(self._current_identity())
+
+    def _settings(self, identity) -> dict:
         """Everything besides the text that changes an embedding (the cache namespace)."""
         device = backends.resolve_device(self.device)
         return {
-            "model_fingerprint": fingerprint,
-            "libraries": backends.library_versions(self.backend_),
-            "backend": self.backend_,
-            "pooling": "last-token" if self.backend_ == "causal-lm" else "st-modules",
+            "backend": backends.backend_name(self.backend_),
+            **identity,
             "pair_template": self.pair_template,
             "prompt_template": self.prompt_template,
             "max_length": None if self.max_length is None else int(self.max_length),
@@ -348,12 +378,12 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
             "format": 1,
         }
 
-    def _open_cache(self, fingerprint) -> EmbeddingCache | None:
+    def _open_cache(self, identity) -> EmbeddingCache | None:
         if self.cache_dir is None:
             return None
         folder = default_cache_dir() if self.cache_dir == "auto" else Path(self.cache_dir)
-        settings = self._settings(fingerprint)
-        description = {**settings, "model_path": str(self.model_path_)}
+        settings = self._settings(identity)
+        description = {**settings, "model_path": str(self._backend_model())}
         return EmbeddingCache(folder, namespace_key(settings), description)
 
     def _get_backend(self, fingerprint):
@@ -369,17 +399,12 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
             device = backends.resolve_device(self.device)
             with backends.quiet_model_loading(enabled=not self.verbose):
                 loaded = backends.load_backend(
-                    self.model_path_,
+                    self._backend_model(),
                     self.backend_,
                     device,
                     backends.resolve_dtype(self.dtype, self.backend_, device),
                     self.trust_remote_code,
                     self.max_length,
-                )
-            if not getattr(loaded.tokenizer, "is_fast", False):
-                raise ValueError(
-                    f"The model in {self.model_path_} has no fast (Rust) tokenizer; the "
-                    "embedder needs its character offsets to truncate prompts on token ids."
                 )
             self._loaded_backend = loaded
             self._loaded_fingerprint = fingerprint
@@ -458,24 +483,13 @@ class PreferencePairEmbedder(TransformerMixin, BaseEstimator):
     @staticmethod
     def _encode_texts(backend, texts) -> dict:
         """text -> (input_ids, offsets, special_tokens_mask), untruncated."""
-        encoded = {}
-        for start in range(0, len(texts), _TOKENIZE_CHUNK):
-            chunk = texts[start : start + _TOKENIZE_CHUNK]
-            out = backend.tokenizer(
-                chunk,
-                add_special_tokens=True,
-                return_offsets_mapping=True,
-                return_special_tokens_mask=True,
-                truncation=False,
-                verbose=False,
+        tokens = backend.tokenize(texts)
+        if len(tokens) != len(texts):
+            raise ValueError(
+                f"The backend's tokenize returned {len(tokens)} token sequences for "
+                f"{len(texts)} texts."
             )
-            for i, text in enumerate(chunk):
-                encoded[text] = (
-                    out["input_ids"][i],
-                    out["offset_mapping"][i],
-                    out["special_tokens_mask"][i],
-                )
-        return encoded
+        return dict(zip(texts, tokens, strict=True))
 
 
 def _distinct_inputs(triples, prompt_in_pair=True):
@@ -500,16 +514,19 @@ def _distinct_inputs(triples, prompt_in_pair=True):
     position: dict[tuple, int] = {}
     index_N3 = np.empty((triples.shape[0], 3), dtype=np.intp)
     for row, (prompt, response_a, response_b) in enumerate(triples):
-        # The partner is part of an input's identity: truncation of an overlong response
-        # depends on where it differs from its partner.
-        equal = response_a == response_b
-        pair_prompt = prompt if prompt_in_pair else None
-        for column, spec in enumerate(
-            (
-                ("pair", pair_prompt, response_a, None if equal else response_b),
-                ("pair", pair_prompt, response_b, None if equal else response_a),
-                ("prompt", prompt, None, None),
-            )
-        ):
+        for column, spec in enumerate(_row_specs(prompt, response_a, response_b, prompt_in_pair)):
             index_N3[row, column] = position.setdefault(spec, len(position))
     return list(position), index_N3
+
+
+def _row_specs(prompt, response_a, response_b, prompt_in_pair=True):
+    """The specs (see :func:`_distinct_inputs`) of one row's a, b and prompt inputs."""
+    # The partner is part of an input's identity: truncation of an overlong response
+    # depends on where it differs from its partner.
+    equal = response_a == response_b
+    pair_prompt = prompt if prompt_in_pair else None
+    return (
+        ("pair", pair_prompt, response_a, None if equal else response_b),
+        ("pair", pair_prompt, response_b, None if equal else response_a),
+        ("prompt", prompt, None, None),
+    )

@@ -108,6 +108,11 @@ class HashingBackend:
         self.dim = dim
         self.n_inputs = 0
 
+    def tokenize(self, texts):
+        from skbalpm._embedding_backends import tokenize_with_offsets
+
+        return tokenize_with_offsets(self.tokenizer, texts)
+
     def embed(self, input_ids):
         import hashlib
 

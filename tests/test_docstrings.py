@@ -128,6 +128,8 @@ def _section_text(doc, title):
 def _parameters(obj):
     """Names a docstring must describe: the signature's, without self and cls."""
     target = obj
+    if inspect.isclass(obj) and getattr(obj, "_is_protocol", False):
+        return []  # a typing.Protocol: never instantiated, no constructor to describe
     if inspect.isclass(obj):
         owner = next(k for k in obj.__mro__ if "__init__" in k.__dict__)
         if not owner.__module__.startswith("skbalpm"):

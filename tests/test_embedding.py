@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import typing
 import warnings
 
 import numpy as np
@@ -26,9 +27,10 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+import skbalpm
 from skbalpm import PreferencePairEmbedder, split_feature_blocks, swap_response_blocks
 from skbalpm import _embedding_backends as backends
-from skbalpm._embedding_cache import CACHE_FILENAME, EmbeddingCache
+from skbalpm._embedding_cache import CACHE_FILENAME, EmbeddingCache, cache_report
 from skbalpm._embedding_text import (
     fill_template,
     sort_order,
@@ -86,6 +88,9 @@ class FakeBackend:
         self.tokenizer = minilm_tokenizer()
         self.max_length = max_length
         self.batches = []
+
+    def tokenize(self, texts):
+        return backends.tokenize_with_offsets(self.tokenizer, texts)
 
     def embed(self, input_ids):
         self.batches.append([list(ids) for ids in input_ids])
@@ -570,6 +575,120 @@ def test_clone_and_pickle_drop_the_model(fake_backend, tmp_path):
     assert clone(embedder).get_params() == embedder.get_params()
     np.testing.assert_array_equal(restored.transform(PAIRS), features)
     assert len(fake_backend) == 1  # restored served from the cache, never loaded a model
+
+
+# -- backends as plug-ins (the EmbeddingBackend protocol) ----------------------------------
+
+
+REAL_LOAD_BACKEND = backends.load_backend  # before any fixture replaces it
+
+
+class PluginBackend:
+    """FakeBackend's vectors behind the EmbeddingBackend protocol (a class, no loader patch)."""
+
+    version = 1
+    loads: typing.ClassVar[list] = []
+
+    def __init__(self, max_length):
+        self.max_length = max_length or 256
+        self.inner = FakeBackend(self.max_length)
+
+    @classmethod
+    def identity(cls, model):
+        return {"name": "plugin", "model": str(model), "version": cls.version}
+
+    @classmethod
+    def embedding_dim(cls, model):
+        return DIM
+
+    @classmethod
+    def load(cls, model, *, device, dtype, trust_remote_code, max_length):
+        cls.loads.append((model, device, dtype, trust_remote_code, max_length))
+        return cls(max_length)
+
+    def tokenize(self, texts):
+        return self.inner.tokenize(texts)
+
+    def embed(self, input_ids):
+        return self.inner.embed(input_ids)
+
+
+def test_a_backend_class_runs_like_the_built_in_backend(fake_backend, monkeypatch, tmp_path):
+    monkeypatch.setattr(PluginBackend, "loads", [])
+    built_in = PreferencePairEmbedder(cache_dir=None, max_length=16).fit(PAIRS)
+    expected = built_in.transform(PAIRS)  # FakeBackend through the patched loader
+    monkeypatch.setattr(backends, "load_backend", REAL_LOAD_BACKEND)
+    plugin = PreferencePairEmbedder(
+        "any-name", backend=PluginBackend, cache_dir=tmp_path, max_length=16
+    ).fit(PAIRS)
+    assert isinstance(PluginBackend(None), skbalpm.EmbeddingBackend)
+    assert plugin.backend_ is PluginBackend and plugin.model_path_ is None
+    assert PluginBackend.loads == []  # the class gave the width: fit loaded nothing
+    # the same token ids, truncated by the embedder alike, give the same vectors
+    np.testing.assert_array_equal(plugin.transform(PAIRS), expected)
+    assert PluginBackend.loads == [("any-name", "cpu", "float32", False, 16)]
+    # a clone of the same identity is served from the cache, loading nothing
+    again = clone(plugin)
+    assert again.get_params()["backend"] is PluginBackend
+    np.testing.assert_array_equal(again.fit(PAIRS).transform(PAIRS), expected)
+    assert len(PluginBackend.loads) == 1
+    # a new identity is a new cache namespace, and the model is loaded again
+    monkeypatch.setattr(PluginBackend, "version", 2)
+    plugin.transform(PAIRS)
+    assert len(PluginBackend.loads) == 2
+    description = cache_report(tmp_path)["namespaces"]
+    assert {entry["backend"] for entry in description} == {"test_embedding.PluginBackend"}
+    assert sorted(entry["version"] for entry in description) == [1, 2]
+
+
+def test_a_backend_class_without_a_width_is_measured_at_fit(monkeypatch):
+    monkeypatch.setattr(PluginBackend, "loads", [])
+    monkeypatch.setattr(PluginBackend, "embedding_dim", classmethod(lambda cls, model: None))
+    embedder = PreferencePairEmbedder("m", backend=PluginBackend, cache_dir=None).fit(PAIRS)
+    assert embedder.embedding_dim_ == DIM and len(PluginBackend.loads) == 1
+
+
+def test_a_backend_class_missing_a_method_is_refused():
+    class NoEmbed:
+        max_length = 8
+
+        @classmethod
+        def identity(cls, model):
+            return {}
+
+        @classmethod
+        def embedding_dim(cls, model):
+            return 4
+
+        @classmethod
+        def load(cls, model, **kwargs):
+            return cls()
+
+        def tokenize(self, texts):
+            return []
+
+    with pytest.raises(ValueError, match="NoEmbed has no embed"):
+        PreferencePairEmbedder(backend=NoEmbed).fit(PAIRS)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        PreferencePairEmbedder(backend=PluginBackend(8)).fit(PAIRS)  # an instance
+
+
+def test_built_in_identity_keeps_the_cache_keys_of_earlier_versions():
+    embedder = PreferencePairEmbedder(cache_dir=None).fit(PAIRS)
+    settings = embedder._settings(embedder._current_identity())
+    # the namespace as it was computed before the backend protocol existed
+    assert settings == {
+        "model_fingerprint": backends.model_fingerprint(embedder.model_path_),
+        "libraries": backends.library_versions("sentence-transformers"),
+        "backend": "sentence-transformers",
+        "pooling": "st-modules",
+        "pair_template": DEFAULT_PAIR_TEMPLATE,
+        "prompt_template": "{prompt}",
+        "max_length": None,
+        "normalize": False,
+        "dtype": "float32",
+        "format": 1,
+    }
 
 
 # -- the cache ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
+from skbalpm._embedding_backends import backend_name
 from skbalpm._features import split_feature_blocks, with_feature_layout
 from skbalpm._raw import as_raw_triples
 
@@ -65,7 +66,7 @@ def embedder_identity(embedder):
         "model": str(embedder.model),
         "model_path": str(embedder.model_path_),
         "model_fingerprint": embedder._current_fingerprint(),
-        "backend": embedder.backend_,
+        "backend": backend_name(embedder.backend_),
         "pair_template": embedder.pair_template,
         "prompt_template": embedder.prompt_template,
         "max_length": None if embedder.max_length is None else int(embedder.max_length),
