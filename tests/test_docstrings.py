@@ -51,6 +51,7 @@ CITING = (
     "skbalpm.datasets.load_summarize_from_feedback",
     "skbalpm.datasets.load_pandalm",
     "skbalpm.datasets.load_llmbar",
+    "skbalpm.distributed.embed_pairs",
     "skbalpm.distributed.score_pool",
     "skbalpm.distributed.knn_radii",
 )

@@ -6,7 +6,8 @@ Ray Dataset (or a path Ray Data reads) and connects to the running Ray cluster, 
 a local one, as ``ray.data`` does.
 """
 
+from skbalpm.distributed._embed import embed_pairs
 from skbalpm.distributed._knn import KNN_METHODS, knn_radii
 from skbalpm.distributed._score import collect_scores, score_pool
 
-__all__ = ["KNN_METHODS", "collect_scores", "knn_radii", "score_pool"]
+__all__ = ["KNN_METHODS", "collect_scores", "embed_pairs", "knn_radii", "score_pool"]
