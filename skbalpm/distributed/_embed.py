@@ -1,6 +1,6 @@
 """Features of raw preference pairs held as a Ray Dataset: each distinct text embedded once.
 
-1. The driver reads the pairs once, in the dataset's order, and keys each: the content
+1. The driver reads the pairs, in the dataset's order, and keys each: the content
    hashes of its three model inputs (the keys of the embedder's cache,
    :func:`skbalpm._embedding_cache.text_key`); it keeps the keys (96 bytes a pair), not
    the texts.
@@ -8,9 +8,9 @@
    gives each one an owner: the first pair that holds it, named by its three keys. A
    prompt shared by many pairs has one owner, so it is embedded once however the pairs
    fall into batches and in whatever order the workers read them.
-3. An actor pool (``map_batches``) reads the pairs again; each actor loads the model
-   once, from the fitted embedder in the object store, keys the pairs of each batch and
-   embeds the inputs they own.
+3. An actor pool (``map_batches``) reads the pairs again (materialized in the object
+   store in step 1); each actor loads the model once, from the fitted embedder in the
+   object store, keys the pairs of each batch and embeds the inputs they own.
 
 The new vectors come back to the driver, which appends them to the store (one Parquet file
 per run) and assembles the features of every pair from the store and the new vectors.
@@ -273,8 +273,9 @@ def embed_pairs(
     in several), and, with ``output``, once ever: the vectors are kept in a Parquet store
     keyed by the content hash of the input (the key of the embedder's own cache) under
     the hash of the embedder's settings and model identity, and a later call embeds only
-    the inputs the store lacks. The driver reads the pairs once, to key them (it keeps
-    96 bytes a pair, not the texts); the actors read them again.
+    the inputs the store lacks. The pairs' text columns are materialized in the object
+    store (Ray spills to disk what does not fit), read by the driver to key them (it
+    keeps 96 bytes a pair, not the texts), and by the actors.
 
     Row by row the values are ``embedder.transform``'s up to the rounding of the model's
     matrix products, which can depend on which inputs share a forward pass (for the
@@ -392,10 +393,13 @@ def embed_pairs(
     prompt_in_pair = "{prompt}" in worker.pair_template
     dim = worker.embedding_dim_
 
-    # 1. the keys of every pair, in the dataset's order (texts read, not kept)
+    # 1. the keys of every pair, in the dataset's order (texts read, not kept). The pairs
+    # are materialized first: read once whatever made them, and no upstream task waits
+    # for a CPU that the actors hold.
     raw = dataset.select_columns(list(RAW_COLUMNS))
     keys = []
     with _preserving_order(raw):
+        raw = raw.materialize()
         for table in raw.iter_batches(batch_size=None, batch_format="pyarrow"):
             keys.append(_row_keys(table, prompt_in_pair)[1])
     keys_N3 = np.concatenate(keys) if keys else np.empty((0, 3), f"S{KEY_BYTES}")
@@ -417,6 +421,10 @@ def embed_pairs(
         owner_rows = keys_N3.reshape(-1).view(f"S{3 * KEY_BYTES}")[first[new] // 3]
         if batch_size is None:
             batch_size = min(_MAX_AUTO_BATCH, math.ceil(n / (_BATCHES_PER_ACTOR * concurrency)))
+        # an actor is handed whole blocks: enough of them for every actor to get work
+        n_blocks = min(math.ceil(n / batch_size), _BATCHES_PER_ACTOR * concurrency)
+        if raw.num_blocks() < n_blocks:
+            raw = raw.repartition(n_blocks).materialize()
         vectors = raw.map_batches(
             _PairEmbedder,
             fn_constructor_args=(
