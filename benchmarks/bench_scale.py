@@ -132,10 +132,11 @@ def _measure(section, args):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     print("machine:", describe_machine())
-    import ray
+    if "embedding" in args.sections and args.n_texts > 0:  # (b)'s faiss radii need no Ray
+        import ray
 
-    if not ray.is_initialized():
-        ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
+        if not ray.is_initialized():
+            ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
     folder = args.results_dir or RESULTS_DIR
     by_section = kept_figures(folder / f"bench_scale_{args.device}.json", args.sections)
     for section in args.sections:
