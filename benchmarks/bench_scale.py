@@ -8,11 +8,12 @@ Run: ``python benchmarks/bench_scale.py [--n 1000000] [--n-subset 100000] [--n-t
 (b) one BAL-PM round at N = ``--n`` synthetic 384-d prompts: k-NN radii from a faiss index
     (``--method``), then the greedy batch on the driver; the radii's error and the picks'
     overlap against exact radii on the first ``--n-subset`` prompts (``--n 0`` skips).
-(c) the scaling plan's two figures, computed from (a) and (b): the hours to embed 10^7
-    pairs per actor at the measured per-actor throughput (divide by the number of actors;
-    a 7B model is slower per actor by its cost per token: measure it with ``--model``), and
-    the number of workers past which the driver's greedy batch, not the sharded radii,
-    takes most of a round.
+(c) the scaling plan's figures, computed from (a) and (b): the hours to embed 10^7 pairs
+    with one actor at the measured per-actor throughput (divide by the number of actors;
+    a 7B model is slower per actor by its cost per token: measure it with ``--model``);
+    the share of a round the driver's greedy batch takes with faiss radii; and the number
+    of workers past which the driver's greedy batch outlasts the exact radii sharded over
+    them (the subset's exact time scaled by (N / subset)^2, the search's work).
 
 ``--sections`` reruns some of (a) and (b) only: the figures of the others are kept from the
 existing result file of the same device, each with the date and commit it was measured at
@@ -60,16 +61,36 @@ def plan_figures(embedding, pool):
             )
         )
     round_ = next((f for f in pool if "radii_seconds" in _details(f)), None)
-    if round_ is not None:
-        radii_s = _details(round_)["radii_seconds"]
-        greedy_s = _details(round_)["greedy_batch_seconds"]
+    if round_ is None:
+        return figures
+    radii_s = _details(round_)["radii_seconds"]
+    greedy_s = _details(round_)["greedy_batch_seconds"]
+    figures.append(
+        figure(
+            "share of the round the driver's greedy batch takes, faiss radii",
+            greedy_s / (radii_s + greedy_s),
+            "fraction of the round",
+            setting=round_["setting"],
+            details={"radii s (faiss)": radii_s, "greedy batch s (driver)": greedy_s},
+        )
+    )
+    exact = next(
+        (f for f in pool if (f.get("baseline") or {}).get("name", "").startswith("exact")), None
+    )
+    sizes = _details(round_).get("n"), _details(round_).get("n_subset")
+    if exact is not None and all(sizes):
+        # the exact search does n^2 distance work: scale the subset's time quadratically
+        exact_s = exact["baseline"]["value"] * (sizes[0] / sizes[1]) ** 2
         figures.append(
             figure(
-                "workers past which the driver's greedy batch outlasts the sharded radii",
-                radii_s / greedy_s,
+                "workers past which the driver's greedy batch outlasts the sharded exact radii",
+                exact_s / greedy_s,
                 "workers",
                 setting=round_["setting"],
-                details={"radii s (one worker)": radii_s, "greedy batch s (driver)": greedy_s},
+                details={
+                    "exact radii s at N, one worker (subset's time x (N / subset)^2)": exact_s,
+                    "greedy batch s (driver)": greedy_s,
+                },
             )
         )
     return figures
@@ -103,6 +124,13 @@ def _tagged(figures, section):
     return figures
 
 
+def _with_sizes(figures, n, n_subset):
+    for entry in figures:
+        entry["details"].setdefault("n", n)
+        entry["details"].setdefault("n_subset", min(n, n_subset))
+    return figures
+
+
 def kept_figures(path, sections):
     """The figures of the sections not rerun, from the result file at ``path`` (if any)."""
     if not Path(path).is_file():
@@ -114,6 +142,9 @@ def kept_figures(path, sections):
         if section in SECTIONS and section not in sections:
             entry["details"].setdefault("measured", f"{previous['date']} at {previous['commit']}")
             kept.setdefault(section, []).append(entry)
+    if "pool" in kept:  # files written before the pool figures carried their sizes
+        params = previous["parameters"]
+        _with_sizes(kept["pool"], params["n"], params["n_subset"])
     return kept
 
 
@@ -125,7 +156,8 @@ def _measure(section, args):
     if section == "pool" and args.n > 0:
         import _scale_pool
 
-        return _scale_pool.run(args.n, n_subset=args.n_subset, method=args.method)
+        figures = _scale_pool.run(args.n, n_subset=args.n_subset, method=args.method)
+        return _with_sizes(figures, args.n, args.n_subset)
     return []
 
 
