@@ -129,7 +129,9 @@ def labels_saved_table(summaries, strategies):
 def plot(summaries, order, path):
     """One panel per data set: each strategy's area difference with its interval."""
     n = len(summaries)
-    fig, axes = plt.subplots(1, n, figsize=(2.6 * n + 1.5, 0.32 * len(order) + 1.5), sharey=True)
+    fig, axes = plt.subplots(
+        1, n, figsize=(max(6.0, 2.6 * n + 1.5), 0.32 * len(order) + 1.5), sharey=True
+    )
     axes = np.atleast_1d(axes)
     y = np.arange(len(order))[::-1]
     for ax, (name, summary) in zip(axes, summaries.items(), strict=True):
@@ -146,7 +148,9 @@ def plot(summaries, order, path):
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, order, fontsize=8)
-    fig.supxlabel("area under the test log-likelihood curve − random's (95% interval)", fontsize=9)
+    fig.supxlabel(
+        "area under the test log-likelihood curve minus random's (95% interval)", fontsize=9
+    )
     fig.tight_layout()
     fig.savefig(path.with_suffix(".png"), dpi=130)
     fig.savefig(path.with_suffix(".svg"))
