@@ -11,19 +11,8 @@ import pytest
 from conftest import HH_SAMPLE_MAX_LENGTH
 from sklearn.pipeline import make_pipeline
 
-from skbalpm import (
-    BALDQueryStrategy,
-    BALPMQueryStrategy,
-    CoresetQueryStrategy,
-    EntropyOnlyQueryStrategy,
-    PowerBALDQueryStrategy,
-    PredictiveEntropyQueryStrategy,
-    PreferenceEnsembleClassifier,
-    PreferencePairEmbedder,
-    RandomQueryStrategy,
-    SoftmaxBALDQueryStrategy,
-    SoftRankBALDQueryStrategy,
-)
+from skbalpm import BALPMQueryStrategy, PreferenceEnsembleClassifier, PreferencePairEmbedder
+from skbalpm.acquisition import registered_strategies
 
 modal_models = pytest.importorskip("modAL.models", reason="needs the `modal` extra")
 
@@ -55,17 +44,13 @@ def make_learner(strategy, X_init, y_init, cache_dir):
     )
 
 
-STRATEGIES = [
-    BALPMQueryStrategy(random_state=0),
-    RandomQueryStrategy(random_state=0),
-    BALDQueryStrategy(),
-    PredictiveEntropyQueryStrategy(),
-    PowerBALDQueryStrategy(random_state=0),
-    SoftmaxBALDQueryStrategy(random_state=0),
-    SoftRankBALDQueryStrategy(random_state=0),
-    EntropyOnlyQueryStrategy(),
-    CoresetQueryStrategy(),
-]
+def _strategy(cls):
+    accepts_seed = "random_state" in cls().get_params()
+    return cls(random_state=0) if accepts_seed else cls()
+
+
+# Every registered strategy, so that a new one is driven by modAL without an edit here.
+STRATEGIES = [_strategy(cls) for cls in registered_strategies().values()]
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES, ids=lambda s: type(s).__name__)

@@ -25,6 +25,9 @@ On ``builder-inited`` this extension writes, under ``docs/generated/``:
   ``docs/benchmarks/speed/<script>_<device>.json`` (written by the script through
   ``benchmarks/_results.py``) with the baseline each was compared to in the same run, the
   machine, date, commit and command; "not yet measured" where no file exists.
+* ``scale_results.rst.inc``: for the "Scaling out" guide, the figures of the scaling plan
+  (those ``benchmarks/bench_scale.py`` marks ``section: plan``) and the scale benchmark's
+  table, from ``docs/benchmarks/speed/bench_scale_<device>.json``.
 
 Nothing here is hard-coded: the page always shows what the files hold.
 """
@@ -669,6 +672,44 @@ def write_speed_results(docs, out):
     out.write_text("\n".join(text) + "\n", encoding="utf-8")
 
 
+def _plan_line(entry):
+    details = entry.get("details") or {}
+    facts = "; ".join(
+        f"{key}: {_speed_detail(value)}" for key, value in details.items() if key != "section"
+    )
+    line = f"* {entry['name']}: **{_speed_number(entry['value'])} {entry['unit']}**"
+    return line + (f" ({facts})" if facts else "")
+
+
+def write_scale_results(docs, out):
+    """The "Scaling out" guide's measurements: ``bench_scale_<device>.json``, plan first."""
+    paths = sorted((docs / "benchmarks" / "speed").glob("bench_scale_*.json"))
+    if not paths:
+        text = [
+            ".. note::",
+            "",
+            "   Not yet measured: ``python benchmarks/bench_scale.py`` writes "
+            "``docs/benchmarks/speed/bench_scale_<device>.json``; the next documentation "
+            "build shows it here.",
+            "",
+        ]
+        out.write_text("\n".join(text) + "\n", encoding="utf-8")
+        return
+    text = []
+    for path in paths:
+        result = read_speed_result(path)
+        plan = [e for e in result["figures"] if (e.get("details") or {}).get("section") == "plan"]
+        if plan:
+            text += [
+                "**The plan's figures**, computed by the script from the measurements below:",
+                "",
+            ]
+            text += [*(_plan_line(entry) for entry in plan), ""]
+        label = SPEED_DEVICES.get(result["device"], result["device"])
+        text += _speed_section(result, label)
+    out.write_text("\n".join(text) + "\n", encoding="utf-8")
+
+
 def _on_builder_inited(app):
     docs = Path(app.srcdir)
     generated = docs / "generated"
@@ -680,6 +721,7 @@ def _on_builder_inited(app):
     write_cache_help(generated / "cli_cache_help.txt")
     write_labeling_help(generated / "cli_labeling_help.txt")
     write_speed_results(docs, generated / "speed_results.rst.inc")
+    write_scale_results(docs, generated / "scale_results.rst.inc")
 
 
 def _skip_foreign_members(app, what, name, obj, skip, options):

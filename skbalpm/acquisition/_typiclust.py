@@ -116,7 +116,7 @@ def typiclust_batch(
     ``min(n_acquired + n_instances, max_clusters)`` clusters by k-means (or
     ``cluster_labels`` is used). The clusters are visited in the order: fewest acquired
     and already picked rows first, then the largest, then the lowest label; from each,
-    the pool row not yet picked with the highest :func:`typicality` among all rows of its
+    the pool row not yet picked with the highest typicality (``typicality``) among all rows of its
     cluster (ties: the lowest pool position). With the cluster count uncapped, the batch
     is one row from each of the ``n_instances`` largest uncovered clusters.
 
