@@ -43,6 +43,20 @@ def learning_curve_table(results, metric):
     return table.drop(columns="std")
 
 
+def _line_style(strategy, k, colours):
+    """Random in black (the baseline to read the others against); the others in turn from
+    ``colours``, with a new dash pattern each time the colours run out."""
+    if strategy == "random":
+        return {"color": "black", "marker": "o", "markersize": 3, "linewidth": 1.8}
+    dashes = ("-", "--", ":", "-.")
+    return {
+        "color": colours[k % len(colours)],
+        "linestyle": dashes[(k // len(colours)) % len(dashes)],
+        "marker": "o",
+        "markersize": 3,
+    }
+
+
 def plot_learning_curves(results, output_dir, *, reference_lines=None, title=None, notes=None):
     """One PNG and one SVG per metric: mean curve and a +-1 standard-error band over seeds.
 
@@ -89,10 +103,10 @@ def plot_learning_curves(results, output_dir, *, reference_lines=None, title=Non
         colours = plt.get_cmap("tab20" if crowded else "tab10").colors
         for k, (strategy, curve) in enumerate(curves.groupby("strategy", sort=False)):
             x, mean, sem = curve["n_labels"], curve["mean"], curve["sem"]
-            (line,) = ax.plot(
-                x, mean, marker="o", markersize=3, label=strategy, color=colours[k % len(colours)]
+            (line,) = ax.plot(x, mean, label=strategy, **_line_style(strategy, k, colours))
+            ax.fill_between(
+                x, mean - sem, mean + sem, color=line.get_color(), alpha=0.2 - 0.12 * crowded
             )
-            ax.fill_between(x, mean - sem, mean + sem, color=line.get_color(), alpha=0.2)
         for label, value in ((reference_lines or {}).get(metric) or {}).items():
             ax.axhline(value, linestyle="--", color="grey", linewidth=1)
             ax.annotate(
