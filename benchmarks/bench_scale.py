@@ -1,6 +1,6 @@
 """Scale on Ray: embedding throughput, and one BAL-PM round at N = 10^6 with faiss.
 
-Run: ``python benchmarks/bench_scale.py [--n 1000000] [--n-subset 100000] [--n-texts 1400]``
+Run: ``python benchmarks/bench_scale.py [--n 1000000] [--n-subset 100000] [--n-texts 3000]``
 
 (a) ``skbalpm.distributed.embed_pairs`` on a local Ray cluster (one node, an actor per CPU
     or GPU) against ``PreferencePairEmbedder`` fit + transform in one process on the same
