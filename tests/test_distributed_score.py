@@ -182,3 +182,15 @@ def test_balpm_batch_checks_given_radii(prompts):
     probs_MN = np.full((2, 10), 0.5)
     with pytest.raises(ValueError, match="radius_N must hold 10 finite radii"):
         balpm_batch(probs_MN, prompts[:10], prompts[:0], 2, radius_N=np.ones(9))
+
+
+def test_an_all_to_all_step_upstream_of_the_actors_runs_first(pool):
+    """A repartition before the actor pool would wait for CPUs the actors hold (it hung)."""
+    import concurrent.futures
+
+    X, clf = pool
+    upstream = _dataset(X).repartition(3)
+    with concurrent.futures.ThreadPoolExecutor(1) as executor:  # a hang fails, not blocks
+        future = executor.submit(lambda: collect_scores(score_pool(upstream, clf, concurrency=2)))
+        out = future.result(timeout=300)
+    np.testing.assert_allclose(out.probs_MN, clf.predict_member_proba(X), rtol=0, atol=1e-15)

@@ -140,7 +140,11 @@ def score_pool(
     ----------
     dataset : ray.data.Dataset or str or path
         Pool rows, or a Parquet path (file or folder) that ``ray.data.read_parquet``
-        reads. Needs the column ``id_column`` and the feature column(s).
+        reads. Needs the column ``id_column`` and the feature column(s). A Dataset that
+        is not materialized yet is materialized first (held in the object store, which
+        spills to disk): a step upstream of the actors that needs every block at once
+        (``repartition``, ``sort``, ``random_shuffle``) would otherwise wait forever for
+        CPUs the actors hold. A Parquet path is streamed, never held whole.
     classifier : estimator
         Fitted, with ``predict_member_proba(X) -> (n_members, n_samples)`` (e.g.
         :class:`~skbalpm.PreferenceEnsembleClassifier`), or a Pipeline ending in one.
@@ -210,7 +214,13 @@ def score_pool(
         raise ValueError(f"num_gpus must be a number >= 0; got {num_gpus!r}.")
     ray = import_ray()
     data = import_ray("ray.data")
-    dataset = _as_dataset(dataset)
+    materialized = import_ray("ray.data.dataset").MaterializedDataset
+    lazy = isinstance(dataset, data.Dataset) and not isinstance(dataset, materialized)
+    dataset = _as_dataset(dataset)  # a Parquet path is read as it streams: nothing waits
+    if lazy:
+        # A lazy upstream step that needs every block at once (repartition, sort, shuffle)
+        # would wait for CPUs the actor pool holds: run such steps before the actors start.
+        dataset = dataset.materialize()
     classifier_ref = ray.put(classifier)
     return dataset.map_batches(
         _PoolScorer,
