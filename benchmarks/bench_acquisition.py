@@ -404,10 +404,29 @@ def coldstart_figures(n, dim, n_batch, device, rng):
                 baseline=peer if t_theirs is not None else None,
                 ratio="baseline/value" if t_theirs is not None else None,
                 reads="× faster",
-                details={} if t_theirs is not None else {"note": "scikit-activeml not installed"},
+                details={"peer's BLAS": numpy_blas()}
+                if t_theirs is not None
+                else {"note": "scikit-activeml not installed"},
             )
         )
     return figures
+
+
+def numpy_blas():
+    """NumPy's BLAS as threadpoolctl sees it: library, version, kernel, threads.
+
+    OpenBLAS 0.3.31's SkylakeX (AVX-512) kernel segfaults here on a 20,000 x 20,000 product
+    (scikit-activeml's ProbCover); ``OPENBLAS_CORETYPE=Zen`` picks another kernel.
+    """
+    from threadpoolctl import threadpool_info
+
+    for pool in threadpool_info():
+        if pool.get("user_api") == "blas" and "numpy" in pool.get("filepath", ""):
+            return (
+                f"{pool['internal_api']} {pool['version']}, {pool.get('architecture')} kernel, "
+                f"{pool['num_threads']} threads"
+            )
+    return "unknown"
 
 
 def _datasets(text):
@@ -498,18 +517,23 @@ def main(argv=None):
             )
         )
         print(describe(figures[-1]))
+    parameters = {**vars(args), "beta": BETA, "k": K, "d": D}
+
+    def save():  # after each section: a crash later (a peer's, say) keeps what was measured
+        return write_result(
+            "bench_acquisition", device, parameters, figures, argv=argv, folder=args.results_dir
+        )
+
+    save()
     if args.strategy_batch > 0:
         for entry in strategy_figures(args.n, args.dim, args.strategy_batch, device, rng):
             figures.append(entry)
             print(describe(entry))
+        save()
         for entry in coldstart_figures(args.n, args.dim, args.strategy_batch, device, rng):
             figures.append(entry)
             print(describe(entry))
-    parameters = {**vars(args), "beta": BETA, "k": K, "d": D}
-    path = write_result(
-        "bench_acquisition", device, parameters, figures, argv=argv, folder=args.results_dir
-    )
-    print("wrote", path)
+    print("wrote", save())
 
 
 if __name__ == "__main__":
