@@ -221,3 +221,18 @@ def test_coreset_matches_scikit_activeml():
     )
     assert idx.tolist() == their_idx.tolist()
     np.testing.assert_allclose(scores, utilities[np.arange(batch_size), their_idx], rtol=1e-9)
+
+
+def test_batchbald_matches_scikit_activeml_in_the_exact_regime():
+    skactiveml_pool = pytest.importorskip("skactiveml.pool", reason="needs the `peers` extra")
+    probs = random_probs(5, 150, seed=3)
+    batch_size = 8
+    probas_KNC = np.stack([probs, 1.0 - probs], axis=-1)  # they clip it in place: a copy
+    # enough Monte Carlo samples that both enumerate every configuration of the batch
+    utilities = skactiveml_pool.batch_bald(
+        probas_KNC.copy(), batch_size, n_MC_samples=2**batch_size * 5, random_state=0
+    )
+    theirs = np.nanargmax(utilities, axis=1)
+    idx, scores = batchbald_batch(probs, batch_size, num_samples=2**batch_size * 5, device="cpu")
+    assert idx.tolist() == theirs.tolist()
+    np.testing.assert_allclose(scores, utilities[np.arange(batch_size), theirs], rtol=1e-7)
