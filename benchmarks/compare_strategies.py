@@ -33,6 +33,7 @@ import pandas as pd
 from run_label_efficiency import SUITES
 
 from skbalpm.benchmark import summarize_results
+from skbalpm.benchmark._metrics import _format_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "docs" / "benchmarks"
@@ -56,13 +57,6 @@ def read_summaries(root, strategies):
     return summaries
 
 
-def _interval(row, key, fmt):
-    value, low, high = (row.get(k, math.nan) for k in (key, f"{key}_low", f"{key}_high"))
-    if not np.isfinite(value):
-        return "–"
-    return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
-
-
 def comparison_table(summaries, strategies):
     """The rows of ``strategy_comparison.csv`` (strategies by mean rank, best first)."""
     names = list(summaries)
@@ -80,13 +74,13 @@ def comparison_table(summaries, strategies):
         row = {
             "strategy": strategy,
             "mean rank": np.mean([ranks[n][strategy] for n in held]),
-            "better than random": sum(low > 0 for low in lows) if strategy != "random" else 0,
-            "worse than random": sum(high < 0 for high in highs) if strategy != "random" else 0,
-            "query s / round": float(np.nanmedian(seconds)) if held else math.nan,
+            "better than random": sum(low > 0 for low in lows),
+            "worse than random": sum(high < 0 for high in highs),
+            "query s / round": float(np.nanmedian(seconds)),
         }
         for name in names:
             if strategy in summaries[name].index:
-                row[name] = _interval(
+                row[name] = _format_interval(
                     summaries[name].loc[strategy], "area_log_likelihood_diff", "+.4f"
                 )
             else:
@@ -98,12 +92,6 @@ def comparison_table(summaries, strategies):
     return table
 
 
-def _saved(value):
-    if np.isnan(value):
-        return "undefined"
-    return "not reached" if np.isinf(value) else f"{value:+.0%}"
-
-
 def labels_saved_table(summaries, strategies):
     """The rows of ``strategy_labels_saved.csv`` ("undefined" where random's curve is flat)."""
     rows = []
@@ -112,16 +100,10 @@ def labels_saved_table(summaries, strategies):
         for name, summary in summaries.items():
             if strategy not in summary.index:
                 row[name] = "–"
-                continue
-            value, low, high = (
-                summary.loc[strategy, k]
-                for k in ("labels_saved", "labels_saved_low", "labels_saved_high")
-            )
-            row[name] = (
-                _saved(value)
-                if np.isnan(value)
-                else f"{_saved(value)} [{_saved(low)}, {_saved(high)}]"
-            )
+            elif np.isnan(summary.loc[strategy, "labels_saved"]):
+                row[name] = "undefined"
+            else:
+                row[name] = _format_interval(summary.loc[strategy], "labels_saved")
         rows.append(row)
     return pd.DataFrame(rows)
 

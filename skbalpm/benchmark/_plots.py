@@ -105,7 +105,7 @@ def plot_learning_curves(results, output_dir, *, reference_lines=None, title=Non
             x, mean, sem = curve["n_labels"], curve["mean"], curve["sem"]
             (line,) = ax.plot(x, mean, label=strategy, **_line_style(strategy, k, colours))
             ax.fill_between(
-                x, mean - sem, mean + sem, color=line.get_color(), alpha=0.2 - 0.12 * crowded
+                x, mean - sem, mean + sem, color=line.get_color(), alpha=0.08 if crowded else 0.2
             )
         for label, value in ((reference_lines or {}).get(metric) or {}).items():
             ax.axhline(value, linestyle="--", color="grey", linewidth=1)
